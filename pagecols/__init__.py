@@ -1,0 +1,41 @@
+"""pagecols: Linux page_owner dumps as a columnar table.
+
+Parse a dump once (``convert``), then report on it with polars (``scan``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# Public names -> defining module.  Imported lazily so that `pagecols info`
+# does not pay for matplotlib or the report code.
+_EXPORTS = {
+    "convert": "pagecols.ingest",
+    "info": "pagecols.ingest",
+    "cat": "pagecols.textout",
+    "scan": "pagecols.frames",
+    "read_dump": "pagecols.frames",
+    "PagecolsError": "pagecols.errors",
+    "ParseError": "pagecols.errors",
+    "InputError": "pagecols.errors",
+    "UsageError": "pagecols.errors",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+if TYPE_CHECKING:
+    from pagecols.errors import InputError, PagecolsError, ParseError, UsageError
+    from pagecols.frames import read_dump, scan
+    from pagecols.ingest import convert, info
+    from pagecols.textout import cat
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pagecols' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,3 @@
+from pagecols.cli import main
+
+main()

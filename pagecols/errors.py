@@ -1,0 +1,37 @@
+"""The one root error of pagecols and its kinds.
+
+The CLI turns a :class:`PagecolsError` into one line on stderr and exit 1, and a
+:class:`UsageError` into exit 2; nothing else is caught there.
+"""
+
+from __future__ import annotations
+
+
+class PagecolsError(Exception):
+    """Root of every error pagecols raises on purpose."""
+
+
+class UsageError(PagecolsError):
+    """The caller asked for something that does not exist (a key, an option)."""
+
+
+class InputError(PagecolsError):
+    """The input cannot be read as a page_owner dump (empty, binary, truncated)."""
+
+
+class ParseError(InputError, ValueError):
+    """A record that does not parse, with the place it stands in its source."""
+
+    def __init__(self, message: str, *, source: str, line: int, text: str = "") -> None:
+        self.message = message
+        self.source = source
+        self.line = line
+        self.text = text
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}: {self.message}"
+        if not self.text:
+            return where
+        shown = self.text if len(self.text) <= 120 else self.text[:120] + "…"
+        return f"{where}: {shown!r}"
