@@ -53,7 +53,10 @@ COLUMNS: dict[str, tuple[pa.DataType, str]] = {
     "memcg": (pa.string(), "name of the memcg the page is charged to"),
     "memcg_via_objcg": (pa.bool_(), "charged '(via objcg) '; null when not charged"),
     "memcg_offline": (pa.bool_(), "the memcg was 'offline '; null when not charged"),
-    "blank_after": (pa.uint32(), "blank lines after the record (1 normally, 0 on an unterminated last record)"),
+    "blank_after": (
+        pa.uint32(),
+        "blank lines after the record (1 normally, 0 on an unterminated last record)",
+    ),
     "raw": (pa.string(), "the record's exact text when the columns cannot render it; else null"),
     "parse_error": (pa.string(), "why the record did not parse; null when it did"),
 }

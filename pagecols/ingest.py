@@ -1,0 +1,224 @@
+"""Dump text -> Arrow batches -> Parquet, chunk by chunk; and ``info`` about the result.
+
+The input is cut into chunks of whole records (``source``), parsed on a small
+thread pool (polars, pyarrow and numpy release the GIL), and written in input
+order as one Parquet row group per chunk.  The output appears under its name
+only once it is complete.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pagecols.errors import InputError, ParseError
+from pagecols.parse import ParsedChunk, StackCache, parse_chunk
+from pagecols.schema import ARROW_SCHEMA, DICTIONARY_COLUMNS, METADATA_KEY, DumpMeta
+from pagecols.source import Chunk, chunks, describe
+
+PAGE_SIZE = 4096
+SHOWN_ERRORS = 5
+
+
+@dataclass
+class IngestReport:
+    """What a parse found: counts, the detected format, and the first unparsed records."""
+
+    source: str
+    records: int = 0
+    unparsed: int = 0
+    bytes_in: int = 0
+    first_errors: list[tuple[int, str, str]] = field(default_factory=list)
+    eras: Counter[str] = field(default_factory=Counter)
+    leading_blank_lines: int = 0
+    missing_final_newline: bool = False
+
+    @property
+    def format(self) -> str:
+        return self.eras.most_common(1)[0][0] if self.eras else "unknown"
+
+    def meta(self) -> DumpMeta:
+        return DumpMeta(
+            source=self.source,
+            format=self.format,
+            records=self.records,
+            leading_blank_lines=self.leading_blank_lines,
+            extra={
+                "unparsed": self.unparsed,
+                "missing_final_newline": self.missing_final_newline,
+                "eras": dict(self.eras),
+            },
+        )
+
+    def error_lines(self) -> list[str]:
+        """``path:line: message`` for the first few unparsed records."""
+        return [f"{self.source}:{line}: {msg}: {text[:120]!r}" for line, msg, text in self.first_errors]
+
+
+def _parse(chunk: Chunk, cache: StackCache) -> ParsedChunk:
+    return parse_chunk(chunk.data, first_line=chunk.first_line, first_record=0, cache=cache)
+
+
+def iter_batches(
+    source: str | os.PathLike[str],
+    report: IngestReport,
+    *,
+    strict: bool = False,
+    on_bytes: Callable[[int], None] | None = None,
+    workers: int = 2,
+) -> Iterator[pa.RecordBatch]:
+    """Parsed batches in input order; ``report`` is filled in as they come."""
+    cache = StackCache()
+    pending: list[tuple[Chunk, Future[ParsedChunk]]] = []
+
+    def finish(chunk: Chunk, parsed: ParsedChunk) -> pa.RecordBatch:
+        if chunk.is_first:
+            report.leading_blank_lines = parsed.leading_blank_lines
+        if chunk.is_last:
+            report.missing_final_newline = bool(chunk.data) and not chunk.data.endswith(b"\n")
+        if parsed.error_count and strict:
+            line, msg, text = parsed.first_errors[0]
+            raise ParseError(msg, source=report.source, line=line, text=text)
+        report.unparsed += parsed.error_count
+        room = SHOWN_ERRORS - len(report.first_errors)
+        report.first_errors += parsed.first_errors[: max(room, 0)]
+        report.eras += parsed.eras
+        report.bytes_in += len(chunk.data)
+        if on_bytes is not None:
+            on_bytes(len(chunk.data))
+        batch = parsed.batch
+        if report.records and batch.num_rows:
+            ids = np.arange(report.records, report.records + batch.num_rows, dtype=np.uint64)
+            batch = batch.set_column(0, "record", pa.array(ids))
+        report.records += batch.num_rows
+        return batch
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for chunk in chunks(source):
+            pending.append((chunk, pool.submit(_parse, chunk, cache)))
+            # Bounded look-ahead keeps memory flat whatever the input size.
+            while len(pending) > workers:
+                done_chunk, fut = pending.pop(0)
+                yield finish(done_chunk, fut.result())
+        for done_chunk, fut in pending:
+            yield finish(done_chunk, fut.result())
+    _check_found_records(report)
+
+
+def _check_found_records(report: IngestReport) -> None:
+    if report.records == 0:
+        raise InputError(f"{report.source}: empty input: no page_owner records")
+    if report.unparsed == report.records:
+        where = report.error_lines()[0] if report.first_errors else report.source
+        raise InputError(f"not a page_owner dump: no record parses; first: {where}")
+
+
+def parse_dump(source: str | os.PathLike[str], *, strict: bool = False) -> tuple[pa.Table, DumpMeta]:
+    """Parse a whole text dump into memory."""
+    report = IngestReport(describe(source))
+    batches = list(iter_batches(source, report, strict=strict))
+    return pa.Table.from_batches(batches, schema=ARROW_SCHEMA), report.meta()
+
+
+def default_output(source: str | os.PathLike[str]) -> Path:
+    if str(source) == "-":
+        raise InputError("reading stdin: name the output with -o")
+    name = Path(source).name
+    for suffix in (".gz", ".zst", ".xz", ".bz2", ".txt"):
+        name = name.removesuffix(suffix)
+    return Path(source).with_name(name + ".parquet")
+
+
+def convert(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    strict: bool = False,
+    on_bytes: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Parse ``source`` (a path or ``-``) and write it to Parquet at ``out``.
+
+    The file is written under a temporary name beside ``out`` and renamed when
+    complete, so an interrupted or failed convert leaves no partial output.
+    """
+    target = Path(out) if out is not None else default_output(source)
+    report = IngestReport(describe(source))
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o666 & ~umask)  # mkstemp makes 0600; the output should look like any other file
+    try:
+        with pq.ParquetWriter(
+            tmp,
+            ARROW_SCHEMA,
+            compression="zstd",
+            use_dictionary=list(DICTIONARY_COLUMNS),
+            dictionary_pagesize_limit=64 << 20,
+            write_statistics=True,
+        ) as writer:
+            for batch in iter_batches(source, report, strict=strict, on_bytes=on_bytes):
+                writer.write_batch(batch)
+            writer.add_key_value_metadata({METADATA_KEY: report.meta().to_bytes()})
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return report
+
+
+def info(source: str | os.PathLike[str]) -> dict[str, Any]:
+    """Records, pages, MiB, format, time span, distinct stacks and unparsed records of a dump."""
+    import polars as pl
+
+    from pagecols.frames import dump_meta, scan
+
+    meta = dump_meta(source)
+    row = (
+        scan(source)
+        .select(
+            records=pl.len(),
+            pages=pl.col("pages").sum(),
+            ts_min=pl.col("ts").min(),
+            ts_max=pl.col("ts").max(),
+            stacks=pl.col("stack_hash").n_unique(),
+            unparsed=pl.col("parse_error").is_not_null().sum(),
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    span = None if row["ts_min"] is None else (row["ts_max"] - row["ts_min"]) / 1e9
+    return {
+        "source": meta.source,
+        "format": meta.format,
+        "records": row["records"],
+        "pages": row["pages"],
+        "mib": row["pages"] * PAGE_SIZE / (1 << 20),
+        "ts_first_s": None if row["ts_min"] is None else row["ts_min"] / 1e9,
+        "ts_last_s": None if row["ts_max"] is None else row["ts_max"] / 1e9,
+        "span_s": span,
+        "distinct_stacks": row["stacks"],
+        "unparsed": row["unparsed"],
+    }
+
+
+def print_errors(report: IngestReport) -> None:
+    if report.unparsed:
+        print(
+            f"{report.source}: {report.unparsed} of {report.records} records did not parse; "
+            "they are kept with their raw text and a parse_error",
+            file=sys.stderr,
+        )
+        for line in report.error_lines():
+            print(f"  {line}", file=sys.stderr)

@@ -1,0 +1,146 @@
+"""Open a dump (a path or ``-`` for stdin), undo its compression, hand out chunks.
+
+Compression is recognised by content (magic bytes), never by file name.  Every
+chunk ends exactly where a record starts, so the parser never sees half a
+record, and CRLF line ends are already normalised to LF.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import sys
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from pagecols.errors import InputError
+
+CHUNK_BYTES = 32 << 20
+
+_MAGIC = {
+    b"\x1f\x8b": "gzip",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"\xfd7zXZ\x00": "xz",
+    b"BZh": "bzip2",
+}
+
+
+@dataclass
+class Chunk:
+    """Whole records (and the blank lines after them) from one stretch of input."""
+
+    data: bytes
+    first_line: int  # 1-based input line number of data's first byte
+    is_first: bool
+    is_last: bool
+
+
+def describe(source: str | os.PathLike[str]) -> str:
+    return "<stdin>" if str(source) == "-" else str(source)
+
+
+def sniff(head: bytes) -> str | None:
+    for magic, name in _MAGIC.items():
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def open_binary(source: str | os.PathLike[str]) -> tuple[BinaryIO, str | None]:
+    """The decompressed byte stream of ``source`` and the compression found."""
+    name = describe(source)
+    try:
+        raw: BinaryIO = sys.stdin.buffer if str(source) == "-" else open(source, "rb")  # noqa: SIM115
+    except OSError as e:
+        raise InputError(f"cannot open {name}: {e.strerror}") from e
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    kind = sniff(buffered.peek(6)[:6])
+    stream: BinaryIO
+    if kind == "gzip":
+        stream = gzip.GzipFile(fileobj=buffered)
+    elif kind == "xz":
+        stream = lzma.LZMAFile(buffered)
+    elif kind == "bzip2":
+        stream = bz2.BZ2File(buffered)
+    elif kind == "zstd":
+        import zstandard
+
+        stream = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
+    else:
+        stream = buffered
+    return stream, kind
+
+
+def _read(stream: BinaryIO, size: int, name: str) -> bytes:
+    try:
+        return stream.read(size)
+    except (EOFError, OSError, zlib.error, lzma.LZMAError) as e:
+        raise InputError(f"{name}: compressed input is corrupt or truncated ({e})") from e
+    except Exception as e:
+        # zstandard raises its own ZstdError, which has no common base with the above.
+        if type(e).__name__ == "ZstdError":
+            raise InputError(f"{name}: compressed input is corrupt or truncated ({e})") from e
+        raise
+
+
+def chunks(source: str | os.PathLike[str], *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+    """Yield the input as chunks that each start at a record (or at the file start)."""
+    name = describe(source)
+    stream, _ = open_binary(source)
+    try:
+        carry = b""
+        line = 1
+        first = True
+        while True:
+            block = _read(stream, chunk_bytes, name)
+            data = carry + block if carry else block
+            if not block:
+                if b"\r" in data:
+                    data = data.replace(b"\r\n", b"\n")
+                yield Chunk(data, line, first, True)
+                return
+            # A CR at the very end may be half of a CRLF split by the read.
+            hold = b""
+            if data.endswith(b"\r"):
+                data, hold = data[:-1], b"\r"
+            if b"\r" in data:
+                data = data.replace(b"\r\n", b"\n")
+            cut = _record_start_cut(data)
+            if cut < 0:
+                carry = data + hold
+                continue
+            body, carry = data[:cut], data[cut:] + hold
+            yield Chunk(body, line, first, False)
+            line += body.count(b"\n")
+            first = False
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def _record_start_cut(data: bytes) -> int:
+    """Offset of the last record start that follows a blank line, or -1.
+
+    Cutting there keeps a record together with every blank line after it; a
+    cut before a trailing run of newlines could not tell how long the run is.
+    """
+    last = len(data) - 1
+    while last >= 0 and data[last] == 10:
+        last -= 1
+    found = data.rfind(b"\n\n", 0, last)
+    return -1 if found < 0 else found + 2
+
+
+def source_size(source: str | os.PathLike[str]) -> int | None:
+    if str(source) == "-":
+        return None
+    try:
+        return Path(source).stat().st_size
+    except OSError:
+        return None

@@ -1,0 +1,170 @@
+"""Table -> the dump text it came from (``pagecols cat``), byte for byte.
+
+The lines are rendered with polars expressions, so the same pieces serve
+``pagecols sort``, which prints header, stack and trailer lines verbatim.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from pagecols import formats as F
+
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_SHIFTS = np.arange(60, -4, -4, dtype=np.uint64)
+
+
+def _hex_series(s: pl.Series) -> pl.Series:
+    """Lower-case hex digits of a UInt64 series, without ``0x``, as C's ``%lx`` prints them."""
+    values = s.fill_null(0).to_numpy().astype(np.uint64)
+    nibbles = (values[:, None] >> _SHIFTS[None, :]) & np.uint64(0xF)
+    chars = np.ascontiguousarray(_HEX_DIGITS[nibbles.astype(np.intp)])
+    width = np.where(values == 0, 1, 16 - np.argmax(nibbles != 0, axis=1))
+    padded = pl.Series(pa.array(chars.view("S16").ravel(), type=pa.binary(16))).cast(pl.String)
+    return padded.str.slice(pl.Series((16 - width).astype(np.int64)))
+
+
+def hex_expr(col: str) -> pl.Expr:
+    value = pl.col(col)
+    return pl.when(value.is_not_null()).then(value.map_batches(_hex_series, return_dtype=pl.String))
+
+
+def _opt(prefix: str, value: pl.Expr, suffix: str = "") -> pl.Expr:
+    return pl.when(value.is_not_null()).then(pl.lit(prefix) + value + pl.lit(suffix)).otherwise(pl.lit(""))
+
+
+def header_line() -> pl.Expr:
+    """The header line (spec A.2), for every era: which fields are null says which were printed."""
+    s = pl.String
+    return pl.concat_str(
+        pl.lit(F.HEADER_PREFIX),
+        pl.col("order").cast(s),
+        pl.lit(", mask 0x"),
+        hex_expr("gfp_mask"),
+        _opt("(", pl.col("gfp_flags"), ")"),
+        _opt(", pid ", pl.col("pid").cast(s)),
+        pl.when(pl.col("tgid").is_not_null())
+        .then(pl.lit(", tgid ") + pl.col("tgid").cast(s) + pl.lit(" (") + pl.col("comm") + pl.lit(")"))
+        .otherwise(pl.lit("")),
+        _opt(", ts ", pl.col("ts").cast(s), " ns"),
+        _opt(", free_ts ", pl.col("free_ts").cast(s), " ns"),
+    )
+
+
+def pfn_line() -> pl.Expr:
+    """The PFN line (spec A.3), or null for a record that had none."""
+    pfn = (
+        pl.when(pl.col("pfn_hex"))
+        .then(pl.lit("0x") + hex_expr("pfn"))
+        .otherwise(pl.col("pfn").cast(pl.String))
+    )
+    return pl.concat_str(
+        pl.lit(F.PFN_PREFIX),
+        pfn,
+        pl.lit(" type "),
+        pl.col("migratetype"),
+        pl.lit(" Block "),
+        pl.col("block").cast(pl.String),
+        pl.lit(" type "),
+        pl.col("block_migratetype"),
+        pl.lit(" Flags "),
+        pl.col("page_flags"),
+    )
+
+
+def trailer_lines() -> pl.Expr:
+    """The trailer lines, each ending in ``\\n`` (empty when there are none), in kernel order."""
+    charged = pl.concat_str(
+        pl.lit(F.CHARGED_PREFIX),
+        pl.when(pl.col("memcg_via_objcg")).then(pl.lit("(via objcg) ")).otherwise(pl.lit("")),
+        pl.lit("to "),
+        pl.when(pl.col("memcg_offline")).then(pl.lit("offline ")).otherwise(pl.lit("")),
+        pl.lit("memcg "),
+        pl.col("memcg"),
+        pl.lit("\n"),
+    )
+    return pl.concat_str(
+        _opt(F.HANDLE_PREFIX, pl.col("handle").cast(pl.String), "\n"),
+        _opt(F.MIGRATE_PREFIX, pl.col("migrate_reason"), "\n"),
+        pl.when(pl.col("slab_cache_page")).then(pl.lit(F.SLAB_LINE + "\n")).otherwise(pl.lit("")),
+        pl.when(pl.col("memcg").is_not_null()).then(charged).otherwise(pl.lit("")),
+    )
+
+
+def stack_lines() -> pl.Expr:
+    """The stack lines, each ending in ``\\n`` (empty when the record had none)."""
+    return pl.when(pl.col("stack") != "").then(pl.col("stack") + pl.lit("\n")).otherwise(pl.lit(""))
+
+
+def record_text(*, with_pfn: bool = True) -> pl.Expr:
+    """Every line of the record, each ending in ``\\n``; ``raw`` when the columns cannot say it."""
+    parts = [header_line() + pl.lit("\n")]
+    if with_pfn:
+        parts.append(
+            pl.when(pl.col("pfn").is_not_null()).then(pfn_line() + pl.lit("\n")).otherwise(pl.lit(""))
+        )
+    parts += [stack_lines(), trailer_lines()]
+    return (
+        pl.when(pl.col("raw").is_not_null())
+        .then(pl.col("raw") + pl.lit("\n"))
+        .otherwise(pl.concat_str(parts))
+    )
+
+
+def _dump_text() -> pl.Expr:
+    body = record_text()
+    # pad_end counts characters, so the target length is in characters too.
+    return body.str.pad_end(body.str.len_chars() + pl.col("blank_after").cast(pl.Int64), "\n")
+
+
+def iter_text(lf: pl.LazyFrame, *, batch_rows: int = 200_000) -> Iterator[bytes]:
+    """The dump text in order, as byte blocks (one per ``batch_rows`` records)."""
+    from pagecols.frames import columns_for_text
+
+    df = lf.select(columns_for_text()).sort("record").collect()
+    for start in range(0, df.height, batch_rows):
+        part = df.slice(start, batch_rows).select(_dump_text().alias("t")).to_series().to_arrow()
+        yield _concatenated(part)
+
+
+def _concatenated(arr: pa.Array | pa.ChunkedArray) -> bytes:
+    """The bytes of all strings of ``arr`` in order, taken straight from the Arrow buffers."""
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    out = []
+    for chunk in chunks:
+        chunk = chunk.cast(pa.large_string())
+        if len(chunk) == 0:
+            continue
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[
+            chunk.offset : chunk.offset + len(chunk) + 1
+        ]
+        out.append(chunk.buffers()[2].slice(offsets[0], offsets[-1] - offsets[0]).to_pybytes())
+    return b"".join(out)
+
+
+def cat(source: str | os.PathLike[str], out: BinaryIO | None = None) -> int:
+    """Write the dump text of ``source`` (Parquet or text) to ``out``; returns bytes written."""
+    from pagecols.frames import dump_meta, scan
+
+    stream = out if out is not None else sys.stdout.buffer
+    meta = dump_meta(source)
+    written = 0
+    lead = b"\n" * meta.leading_blank_lines
+    stream.write(lead)
+    written += len(lead)
+    pending = b""
+    for block in iter_text(scan(source)):
+        stream.write(pending)
+        written += len(pending)
+        pending = block
+    if meta.extra.get("missing_final_newline") and pending.endswith(b"\n"):
+        pending = pending[:-1]
+    stream.write(pending)
+    return written + len(pending)
