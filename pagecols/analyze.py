@@ -1,0 +1,697 @@
+"""The analyst reports over the clean columns (DECISIONS.md §3): top, diff, folded, frag, query.
+
+Every report takes a *source*: a path (Parquet from ``pagecols convert``, a text dump,
+or a page_owner_stacks file, told apart by content), a ``pl.LazyFrame`` or a
+``pl.DataFrame``, and returns a ``pl.DataFrame``.  Rendering is the CLI's job.
+
+Two table shapes come in:
+
+* **records**: one row per page_owner record, the columns of ``schema.COLUMNS``;
+* **stacks**: one row per stack, ``stacks.STACKS_SCHEMA`` (from kernel stack files).
+
+Anything computed from the stack text (``where``, frames for folded stacks) is computed
+once per unique stack (grouped on ``stack_hash``) and joined back, never per record.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Final, Literal
+
+import polars as pl
+import polars.exceptions as plx
+
+from pagecols import stacks as stk
+from pagecols.errors import InputError, UsageError
+
+Source = str | os.PathLike[str] | pl.LazyFrame | pl.DataFrame
+Keys = str | Sequence[str]
+
+PAGE_SIZE: Final = 4096
+_MIB: Final = 1 << 20
+
+# --- where: who allocated -------------------------------------------------------------------
+
+#: Frames that belong to the allocators themselves, skipped to find ``where``.  A person
+#: asking "who allocated this page" means the caller of the page allocator, of
+#: kmalloc/kmem_cache_alloc or of vmalloc: ``security_inode_alloc``, not ``allocate_slab``.
+#: The allocator itself is already the ``allocator`` column.  Names are matched whole, with
+#: any compiler suffix (``.constprop.0``, ``.isra.0``, ``.cold``).
+ALLOCATOR_FRAMES: Final = (
+    # page allocator, every era (A.4: post_alloc_hook since ~6.0, prep_new_page or
+    # get_page_from_freelist before) and the *_noprof names of 6.10+
+    "post_alloc_hook",
+    "prep_new_page",
+    "prep_compound_page",
+    "get_page_from_freelist",
+    "rmqueue.*",
+    "__rmqueue.*",
+    "__alloc_pages.*",
+    "alloc_pages.*",
+    "___alloc_pages.*",
+    "__alloc_frozen_pages.*",
+    "alloc_frozen_pages.*",
+    "alloc_page_vma.*",
+    "alloc_page_interleave",
+    "__folio_alloc.*",
+    "folio_alloc.*",
+    "vma_alloc_folio.*",
+    "__get_free_pages.*",
+    "get_zeroed_page.*",
+    "alloc_slab_page",
+    # slab (SLUB and SLAB) and the kmalloc family
+    "allocate_slab",
+    "new_slab",
+    "___slab_alloc.*",
+    "__slab_alloc.*",
+    "slab_alloc_node.*",
+    "kmem_getpages",
+    "cache_grow_begin",
+    "fallback_alloc",
+    "____cache_alloc.*",
+    "__kmem_cache_alloc.*",
+    "kmem_cache_alloc.*",
+    "__kmalloc.*",
+    "___kmalloc.*",
+    "kmalloc.*",
+    "kzalloc.*",
+    "kcalloc.*",
+    "krealloc.*",
+    "__do_krealloc",
+    "kvmalloc.*",
+    "__kvmalloc.*",
+    "kvzalloc.*",
+    "mempool_alloc.*",
+    # vmalloc
+    "__vmalloc.*",
+    "vmalloc.*",
+    "vzalloc.*",
+    "vm_area_alloc_pages.*",
+)
+
+_ALLOCATOR_RE: Final = "^(?:" + "|".join(ALLOCATOR_FRAMES) + r")(?:\.[A-Za-z_]+(?:\.\d+)?)*$"
+# ` sym+0xoff/0xsize [module]`, optionally prefixed `[<ffffffff81234567>] ` (A.4);
+# an unresolved frame is just its address, which then serves as the symbol.
+_SYMBOL_RE: Final = r"^\s*(?:\[<[0-9a-fA-F]+>\]\s*)?([^\s+]+)"
+_MODULE_RE: Final = r"\+0x[0-9a-fA-F]+/0x[0-9a-fA-F]+\s*\[([^\]\s]+)"
+
+
+def frame_symbols(stack: pl.Expr) -> pl.Expr:
+    """The stack's frames as a list of symbols without ``+0x…`` offsets, innermost first."""
+    return stack.str.split("\n").list.eval(pl.element().str.extract(_SYMBOL_RE, 1))
+
+
+def where_expr(stack: pl.Expr | None = None) -> pl.Expr:
+    """``where``: the first frame outside :data:`ALLOCATOR_FRAMES` (the last frame if all are in it)."""
+    symbols = frame_symbols(pl.col("stack") if stack is None else stack)
+    outside = symbols.list.eval(pl.element().filter(~pl.element().str.contains(_ALLOCATOR_RE)))
+    return pl.coalesce(outside.list.first(), symbols.list.last()).alias("where")
+
+
+def module_expr(stack: pl.Expr | None = None) -> pl.Expr:
+    """The first ``[module]`` among the frames, else ``vmlinux`` (build ids dropped)."""
+    text = pl.col("stack") if stack is None else stack
+    return (
+        pl.when(text.is_not_null()).then(text.str.extract(_MODULE_RE, 1).fill_null("vmlinux")).alias("module")
+    )
+
+
+# --- sources ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Table:
+    """A loaded source: its rows, which shape they have, and a name for titles."""
+
+    frame: pl.LazyFrame
+    kind: Literal["records", "stacks"]
+    name: str
+
+
+def _kind_of(columns: Iterable[str]) -> Literal["records", "stacks"]:
+    names = set(columns)
+    if {"record", "pages", "stack_hash"} <= names:
+        return "records"
+    if {"stack", "stack_hash", "pages"} <= names:
+        return "stacks"
+    raise UsageError(
+        "a source frame needs the page_owner columns (`record`, `pages`, `stack_hash`, …) "
+        "or the stacks-table columns (`stack`, `stack_hash`, `pages`)"
+    )
+
+
+def load(source: Source | Table) -> Table:
+    """Open a source as a :class:`Table`, telling dumps, stack files and Parquet apart by content."""
+    if isinstance(source, Table):
+        return source
+    if isinstance(source, pl.DataFrame):
+        source = source.lazy()
+    if isinstance(source, pl.LazyFrame):
+        return Table(source, _kind_of(source.collect_schema().names()), "frame")
+    path = os.fspath(source)
+    name = Path(path).name
+    if path == "-":
+        return Table(_scan_dump(path), "records", "stdin")
+    if not os.path.exists(path):
+        raise InputError(f"`{path}` does not exist")
+    kind = stk.sniff(path)
+    if kind == "stacks":
+        return Table(stk.read_stacks(path).lazy(), "stacks", name)
+    if kind == "parquet":
+        try:
+            columns = pl.read_parquet_schema(path).keys()
+        except plx.PolarsError as err:
+            raise InputError(f"cannot read `{path}` as Parquet: {err}") from err
+        if _kind_of(columns) == "stacks":
+            return Table(pl.scan_parquet(path), "stacks", name)
+    return Table(_scan_dump(path), "records", name)
+
+
+def _scan_dump(path: str) -> pl.LazyFrame:
+    # Late: the parser is only needed for text dumps and keeps `--help` fast.
+    from pagecols import frames  # noqa: PLC0415
+
+    lf: pl.LazyFrame = frames.scan(path)
+    return lf
+
+
+def stacks(source: Source | Table) -> pl.DataFrame:
+    """The stacks table of a source: one row per stack with its pages and allocations."""
+    table = load(source)
+    if table.kind == "stacks":
+        return table.frame.collect()
+    return stk.stacks_of_records(table.frame).collect()
+
+
+# --- keys ---------------------------------------------------------------------------------------
+
+#: Short names accepted by ``--by`` besides the column names (page_owner_sort's are in :data:`CULL_KEYS`).
+KEY_ALIASES: Final = {"gfp": "gfp_flags", "st": "stack", "mod": "module", "ator": "allocator"}
+#: Keys computed from the stack text, so available on stack files too.
+STACK_KEYS: Final = ("stack", "where", "module")
+#: The keys ``top --by`` documents; any other column of the table works too.
+DOCUMENTED_KEYS: Final = (
+    "stack",
+    "where",
+    "comm",
+    "pid",
+    "tgid",
+    "module",
+    "allocator",
+    "gfp",
+    "migratetype",
+    "memcg",
+    "order",
+)
+# Keys that make no sense to group on: unique per record, or the measures themselves.
+_NOT_KEYS: Final = frozenset({"record", "line", "pages", "raw", "stack_hash", "allocations"})
+
+
+def resolve_keys(table: Table, by: Keys) -> list[str]:
+    """Turn ``by`` (names, aliases, comma lists) into the table's key columns, checked."""
+    names = [by] if isinstance(by, str) else list(by)
+    keys: list[str] = []
+    for item in names:
+        for raw in item.split(","):
+            name = raw.strip()
+            key = KEY_ALIASES.get(name, name)
+            if not key:
+                raise UsageError("empty key in `by`")
+            if key not in keys:
+                keys.append(key)
+    if not keys:
+        raise UsageError("`by` needs at least one key")
+    columns = set(table.frame.collect_schema().names())
+    available = (
+        set(STACK_KEYS) | {"handle"}
+        if table.kind == "stacks"
+        else (columns - _NOT_KEYS) | set(STACK_KEYS) | {"freed_before"}
+    )
+    for key in keys:
+        if key not in available:
+            if table.kind == "stacks" and key in DOCUMENTED_KEYS:
+                raise UsageError(
+                    f"`{key}` is not in a stack file ({table.name}); it has only stack, where and module"
+                )
+            raise UsageError(f"unknown key `{key}`; keys: {', '.join(DOCUMENTED_KEYS)}")
+    return keys
+
+
+def _nullable_sum(name: str) -> pl.Expr:
+    # A stack file may count no pages (show_stacks_handles) or no allocations
+    # (show_stacks): keep that unknown as null instead of letting sum() say 0.
+    return pl.when(pl.col(name).is_not_null().any()).then(pl.col(name).sum()).alias(name)
+
+
+def _group_columns(keys: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for key in keys:
+        out += ["stack", "stack_hash"] if key == "stack" else [key]
+    return out
+
+
+def groups(source: Source | Table, by: Keys = "stack") -> pl.LazyFrame:
+    """Every group of ``by`` with its ``allocations`` and ``pages``, unsorted.
+
+    The building block of :func:`top` and :func:`diff`; the groups partition the table,
+    so their pages add up to the table's.
+    """
+    table = load(source)
+    keys = resolve_keys(table, by)
+    lf = table.frame
+    if table.kind == "records":
+        if "freed_before" in keys:
+            lf = lf.with_columns(freed_before=pl.col("free_ts") > 0)
+        derived = [k for k in keys if k in ("stack", "where")]
+        if derived:
+            # Group on stack_hash with the other keys first; the stack text is then
+            # decoded once per unique stack instead of once per record.
+            plain = [k for k in keys if k not in derived]
+            lf = lf.group_by([*plain, "stack_hash"]).agg(
+                pl.len().cast(pl.UInt64).alias("allocations"),
+                pl.col("pages").sum().cast(pl.UInt64),
+                pl.col("stack").first(),
+            )
+        else:
+            return lf.group_by(keys).agg(
+                pl.len().cast(pl.UInt64).alias("allocations"), pl.col("pages").sum().cast(pl.UInt64)
+            )
+    if "where" in keys:
+        lf = lf.with_columns(where_expr())
+    if "module" in keys and "module" not in lf.collect_schema().names():
+        lf = lf.with_columns(module_expr())
+    columns = _group_columns(keys)
+    return lf.group_by(columns).agg(
+        _nullable_sum("allocations").cast(pl.UInt64), _nullable_sum("pages").cast(pl.UInt64)
+    )
+
+
+def _with_sizes(lf: pl.LazyFrame, page_size: int) -> pl.LazyFrame:
+    total = pl.col("pages").sum()
+    return lf.with_columns(
+        mib=pl.col("pages").cast(pl.Float64) * page_size / _MIB,
+        percent=pl.when(total > 0).then(pl.col("pages").cast(pl.Float64) * 100.0 / total),
+    )
+
+
+def _order(lf: pl.LazyFrame, measures: Sequence[str], keys: Sequence[str]) -> pl.LazyFrame:
+    by = [*measures, *keys]
+    return lf.sort(by, descending=[True] * len(measures) + [False] * len(keys), nulls_last=True)
+
+
+# --- top ----------------------------------------------------------------------------------------
+
+
+def top(
+    source: Source | Table, *, by: Keys = "stack", n: int | None = 20, page_size: int = PAGE_SIZE
+) -> pl.DataFrame:
+    """The groups of ``by`` holding the most pages, largest first.
+
+    Columns: the keys (``stack`` comes with ``stack_hash``), ``allocations``, ``pages``,
+    ``mib`` and ``percent`` (of all pages in the source, not only the rows shown).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> t = pl.DataFrame({"stack": [" a+0x1/0x2", " b+0x1/0x2"], "stack_hash": [1, 2], "pages": [1, 3]})
+    >>> top(t, by="where").select("where", "pages", "percent").rows()
+    [('b', 3, 75.0), ('a', 1, 25.0)]
+    """
+    table = load(source)
+    keys = resolve_keys(table, by)
+    lf = _with_sizes(groups(table, keys), page_size)
+    lf = _order(lf, ["pages", "allocations"], _group_columns(keys))
+    lf = lf.select(*_group_columns(keys), "allocations", "pages", "mib", "percent")
+    if n is not None:
+        lf = lf.head(n)
+    return lf.collect()
+
+
+def summary(table: pl.DataFrame, *, page_size: int = PAGE_SIZE) -> dict[str, float | int | None]:
+    """Totals of an unlimited :func:`top` frame (all groups): groups, allocations, pages, MiB."""
+    pages = int(table["pages"].sum()) if table["pages"].null_count() < table.height else None
+    allocations = (
+        int(table["allocations"].sum()) if table["allocations"].null_count() < table.height else None
+    )
+    return {
+        "groups": table.height,
+        "allocations": allocations,
+        "pages": pages,
+        "mib": None if pages is None else pages * page_size / _MIB,
+    }
+
+
+# --- diff ---------------------------------------------------------------------------------------
+
+
+def diff(
+    old: Source | Table,
+    new: Source | Table,
+    *,
+    by: Keys = "stack",
+    n: int | None = None,
+    min_mib: float | None = None,
+    page_size: int = PAGE_SIZE,
+) -> pl.DataFrame:
+    """The groups of two dumps side by side, largest growth first.
+
+    Columns: the keys, ``pages_old``, ``pages_new``, ``delta_pages``, ``delta_mib``,
+    ``allocations_old``, ``allocations_new``, ``delta_allocations`` and ``status``
+    (``appeared``, ``vanished``, ``grew``, ``shrank``, ``same``).  A group missing on one
+    side counts 0 there.  ``min_mib`` keeps groups that changed by at least that much;
+    ``n`` the first ``n``.  Without either, the rows partition both dumps, so
+    :func:`diff_totals` gives total(new) - total(old).
+    """
+    a, b = load(old), load(new)
+    keys = resolve_keys(a, by)
+    resolve_keys(b, by)
+    join_on = ["stack_hash" if k == "stack" else k for k in keys]
+    left = groups(a, keys).with_columns(_old=pl.lit(True))
+    right = groups(b, keys).with_columns(_new=pl.lit(True))
+    if "stack" in keys:
+        right = right.rename({"stack": "stack_new"})
+    joined = left.join(
+        right, on=join_on, how="full", coalesce=True, nulls_equal=True, suffix="_new", maintain_order="none"
+    )
+    if "stack" in keys:
+        joined = joined.with_columns(pl.coalesce("stack", "stack_new").alias("stack")).drop("stack_new")
+
+    def side(name: str, present: str) -> pl.Expr:
+        # Absent on a side means 0 there; present but uncounted (a stack file without
+        # that count) stays null.
+        return pl.when(pl.col(present).fill_null(False)).then(pl.col(name)).otherwise(0).cast(pl.UInt64)
+
+    joined = joined.rename({"pages": "pages_old", "allocations": "allocations_old"}).with_columns(
+        pages_old=side("pages_old", "_old"),
+        pages_new=side("pages_new", "_new"),
+        allocations_old=side("allocations_old", "_old"),
+        allocations_new=side("allocations_new", "_new"),
+    )
+    delta = pl.col("pages_new").cast(pl.Int64) - pl.col("pages_old").cast(pl.Int64)
+    delta_alloc = pl.col("allocations_new").cast(pl.Int64) - pl.col("allocations_old").cast(pl.Int64)
+    change = pl.coalesce(delta, delta_alloc)
+    status = (
+        pl.when(pl.col("_old").is_null())
+        .then(pl.lit("appeared"))
+        .when(pl.col("_new").is_null())
+        .then(pl.lit("vanished"))
+        .when(change > 0)
+        .then(pl.lit("grew"))
+        .when(change < 0)
+        .then(pl.lit("shrank"))
+        .otherwise(pl.lit("same"))
+    )
+    out = joined.with_columns(
+        delta_pages=delta,
+        delta_mib=delta.cast(pl.Float64) * page_size / _MIB,
+        delta_allocations=delta_alloc,
+        status=status,
+    )
+    if min_mib is not None:
+        out = out.filter(pl.col("delta_mib").abs() >= min_mib)
+    out = _order(out, ["delta_pages", "delta_allocations"], _group_columns(keys)).select(
+        *_group_columns(keys),
+        "pages_old",
+        "pages_new",
+        "delta_pages",
+        "delta_mib",
+        "allocations_old",
+        "allocations_new",
+        "delta_allocations",
+        "status",
+    )
+    if n is not None:
+        out = out.head(n)
+    return out.collect()
+
+
+def diff_totals(table: pl.DataFrame, *, page_size: int = PAGE_SIZE) -> pl.DataFrame:
+    """One row: pages and allocations of both sides and their change, over an unlimited :func:`diff`."""
+    return table.select(
+        pl.col("pages_old").sum(),
+        pl.col("pages_new").sum(),
+        pl.col("delta_pages").sum(),
+        (pl.col("delta_pages").sum().cast(pl.Float64) * page_size / _MIB).alias("delta_mib"),
+        pl.col("allocations_old").sum(),
+        pl.col("allocations_new").sum(),
+        pl.col("delta_allocations").sum(),
+        pl.col("status").eq("appeared").sum().alias("appeared"),
+        pl.col("status").eq("vanished").sum().alias("vanished"),
+    )
+
+
+def grew_above(table: pl.DataFrame, mib: float) -> pl.DataFrame:
+    """The rows of a :func:`diff` that grew by more than ``mib`` MiB (``--fail-above``)."""
+    return table.filter(pl.col("delta_mib") > mib)
+
+
+# --- folded -------------------------------------------------------------------------------------
+
+
+def folded(source: Source | Table, *, weight: Literal["pages", "allocations"] = "pages") -> pl.DataFrame:
+    """Folded stacks: ``folded`` (``outermost;…;innermost``, symbols without offsets) and ``weight``.
+
+    Stacks that differ only in offsets fold into one line; the weights add up to the
+    source's total pages (or allocations).  Frames in a module read ``sym [module]``.
+    """
+    if weight not in ("pages", "allocations"):
+        raise UsageError(f"unknown weight `{weight}`; weights: pages, allocations")
+    table = stacks(source)
+    if table["stack"].null_count() == table.height:
+        raise UsageError("the source has no stack text (a show_handles file alone?)")
+    if table[weight].null_count() == table.height:
+        other = "allocations" if weight == "pages" else "pages"
+        raise UsageError(f"the source counts no {weight}; use `weight={other}`")
+    lines = pl.col("stack").str.split("\n")
+    frames = lines.list.eval(
+        pl.concat_str(
+            pl.element().str.extract(_SYMBOL_RE, 1),
+            pl.concat_str(pl.lit(" ["), pl.element().str.extract(_MODULE_RE, 1), pl.lit("]")),
+            ignore_nulls=True,
+        )
+    )
+    return (
+        table.lazy()
+        .filter(pl.col("stack").is_not_null() & (pl.col(weight) > 0))
+        .group_by(frames.list.reverse().list.join(";").alias("folded"))
+        .agg(pl.col(weight).sum().cast(pl.UInt64).alias("weight"))
+        .sort("folded")
+        .collect()
+    )
+
+
+def write_folded(table: pl.DataFrame, out: IO[str]) -> None:
+    """Write a :func:`folded` frame as ``stack weight`` lines (flamegraph.pl, speedscope)."""
+    body = table.select(pl.concat_str("folded", pl.lit(" "), pl.col("weight").cast(pl.String)))
+    text = "\n".join(body.to_series().to_list())
+    out.write(text + "\n" if text else "")
+
+
+# --- frag ---------------------------------------------------------------------------------------
+
+
+def _frag_records(source: Source | Table) -> pl.LazyFrame:
+    table = load(source)
+    if table.kind != "records":
+        raise UsageError(f"`frag` needs a page_owner dump; {table.name} is a stack file without PFNs")
+    return table.frame.filter(
+        pl.col("block").is_not_null() & pl.col("block_migratetype").is_not_null()
+    ).with_columns(foreign=pl.col("migratetype") != pl.col("block_migratetype"))
+
+
+def frag_blocks(source: Source | Table) -> pl.DataFrame:
+    """One row per pageblock seen: its migratetype, pages held, and pages of another migratetype.
+
+    A block's migratetype is the one printed on its last record (records are in PFN
+    order; the kernel can retype a block while the dump is read).
+    """
+    return (
+        _frag_records(source)
+        .group_by("block")
+        .agg(
+            pl.col("block_migratetype").last(),
+            pl.len().cast(pl.UInt64).alias("allocations"),
+            pl.col("pages").sum().cast(pl.UInt64),
+            pl.col("pages").filter(pl.col("foreign")).sum().cast(pl.UInt64).alias("foreign_pages"),
+            pl.col("migratetype").filter(pl.col("foreign")).unique().sort().alias("foreign_migratetypes"),
+        )
+        .with_columns(mixed=pl.col("foreign_pages") > 0)
+        .sort("block")
+        .collect()
+    )
+
+
+def frag(source: Source | Table) -> pl.DataFrame:
+    """Per pageblock migratetype: blocks seen, mixed blocks, and the pages that mix them.
+
+    A block is *mixed* when it holds a page whose migratetype (from its gfp mask) differs
+    from the block's, the count ``/proc/pagetypeinfo`` prints as "mixed type blocks".
+    Only blocks holding at least one allocated page are seen.  Unlike the kernel's count,
+    a CMA block stays under CMA (the kernel files it under Movable).
+    """
+    blocks = frag_blocks(source)
+    return (
+        blocks.lazy()
+        .group_by("block_migratetype")
+        .agg(
+            pl.len().cast(pl.UInt64).alias("blocks"),
+            pl.col("mixed").sum().cast(pl.UInt64).alias("mixed_blocks"),
+            pl.col("pages").sum().cast(pl.UInt64),
+            pl.col("foreign_pages").sum().cast(pl.UInt64),
+        )
+        .with_columns(mixed_percent=pl.col("mixed_blocks").cast(pl.Float64) * 100.0 / pl.col("blocks"))
+        .sort(["mixed_blocks", "blocks", "block_migratetype"], descending=[True, True, False])
+        .collect()
+    )
+
+
+def frag_stacks(source: Source | Table, *, n: int | None = 20, page_size: int = PAGE_SIZE) -> pl.DataFrame:
+    """The stacks that put pages into pageblocks of another migratetype, most pages first.
+
+    Columns: ``block_migratetype``, ``migratetype``, ``where``, ``stack``, ``stack_hash``,
+    ``blocks`` (mixed blocks it is in), ``allocations``, ``pages``, ``mib``.
+    """
+    lf = (
+        _frag_records(source)
+        .filter(pl.col("foreign"))
+        .group_by("block_migratetype", "migratetype", "stack_hash")
+        .agg(
+            pl.col("stack").first(),
+            pl.col("block").n_unique().cast(pl.UInt64).alias("blocks"),
+            pl.len().cast(pl.UInt64).alias("allocations"),
+            pl.col("pages").sum().cast(pl.UInt64),
+        )
+        .with_columns(where_expr(), mib=pl.col("pages").cast(pl.Float64) * page_size / _MIB)
+    )
+    lf = _order(lf, ["pages", "allocations"], ["block_migratetype", "migratetype", "stack"]).select(
+        "block_migratetype",
+        "migratetype",
+        "where",
+        "stack",
+        "stack_hash",
+        "blocks",
+        "allocations",
+        "pages",
+        "mib",
+    )
+    if n is not None:
+        lf = lf.head(n)
+    return lf.collect()
+
+
+# --- decoded columns and SQL --------------------------------------------------------------------
+
+
+def decode(source: Source | Table) -> pl.LazyFrame:
+    """The source's rows plus decoded columns.
+
+    Records gain ``where``, ``gfp_flag_names`` (list), ``page_flag_names`` (list, the
+    named flags of ``page_flags`` without its ``node=``/``zone=`` fields), ``node`` and
+    ``zone``.  A stacks table gains ``where`` and ``module``.  ``where`` is computed per
+    unique stack and joined back.
+    """
+    table = load(source)
+    lf = table.frame
+    if table.kind == "stacks":
+        return lf.with_columns(where_expr(), module_expr())
+    per_stack = lf.select("stack_hash", "stack").unique("stack_hash").select("stack_hash", where_expr())
+    inside = pl.col("page_flags").str.extract(r"\(([^)]*)\)", 1).str.split("|")
+    return lf.join(
+        per_stack, on="stack_hash", how="left", nulls_equal=True, maintain_order="left"
+    ).with_columns(
+        gfp_flag_names=pl.when(pl.col("gfp_flags") != "").then(pl.col("gfp_flags").str.split("|")),
+        page_flag_names=inside.list.eval(pl.element().filter(~pl.element().str.contains("="))),
+        node=pl.col("page_flags").str.extract(r"[(|]node=(\d+)", 1).cast(pl.Int32),
+        zone=pl.col("page_flags").str.extract(r"[(|]zone=(\d+)", 1).cast(pl.Int32),
+    )
+
+
+def query(source: Source | Table, sql: str) -> pl.DataFrame:
+    """Run polars SQL over the source.
+
+    A dump is the table ``pages`` (with the :func:`decode` columns; quote ``"where"``, an
+    SQL keyword) and its stacks table ``stacks``; a stack file is ``stacks`` only.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> t = pl.DataFrame({"stack": [" a+0x1/0x2", " b+0x1/0x2"], "stack_hash": [1, 2], "pages": [1, 3]})
+    >>> query(t, "SELECT sum(pages) AS p FROM stacks").item()
+    4
+    """
+    table = load(source)
+    tables: dict[str, pl.LazyFrame] = {"stacks": decode(table)}
+    if table.kind == "records":
+        tables["pages"] = decode(table)
+        tables["stacks"] = decode(Table(stk.stacks_of_records(table.frame), "stacks", table.name))
+    try:
+        return pl.SQLContext(tables).execute(sql).collect()
+    except (
+        plx.SQLInterfaceError,
+        plx.SQLSyntaxError,
+        plx.ColumnNotFoundError,
+        plx.InvalidOperationError,
+    ) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError(f"query failed: {first}") from err
+
+
+# --- cull (page_owner_sort's key names, clean columns) --------------------------------------------
+
+#: page_owner_sort's cull keys (spec B.1 and the module key of C.1) -> clean columns.
+CULL_KEYS: Final = {
+    "st": "stack",
+    "stacktrace": "stack",
+    "p": "pid",
+    "pid": "pid",
+    "tg": "tgid",
+    "tgid": "tgid",
+    "n": "comm",
+    "name": "comm",
+    "f": "freed_before",
+    "free": "freed_before",
+    "ator": "allocator",
+    "allocator": "allocator",
+    "mod": "module",
+    "module": "module",
+}
+
+
+def cull(
+    source: Source | Table, keys: Keys = "st", *, sort: str = "-pages", n: int | None = None
+) -> pl.DataFrame:
+    """page_owner_sort's ``--cull`` with clean columns: groups with ``allocations`` and ``pages``.
+
+    ``keys`` are page_owner_sort's cull keys (``st``, ``pid``, ``tg``, ``n``, ``f``, ``ator``,
+    ``mod``); ``f`` becomes ``freed_before`` (``free_ts > 0``) instead of the
+    RELEASED/UNRELEASED labels.  ``sort`` is a comma list of ``[+|-]column`` over the
+    output columns (``times`` is ``allocations``); ties keep key order.
+    """
+    names = [keys] if isinstance(keys, str) else list(keys)
+    columns: list[str] = []
+    for item in names:
+        for raw in item.split(","):
+            key = raw.strip()
+            if key not in CULL_KEYS:
+                raise UsageError(f"unknown cull key `{key}`; keys: {', '.join(CULL_KEYS)}")
+            if CULL_KEYS[key] not in columns:
+                columns.append(CULL_KEYS[key])
+    out = groups(source, columns)
+    order: list[str] = []
+    descending: list[bool] = []
+    for raw in sort.split(","):
+        spec = raw.strip()
+        desc = spec.startswith("-")
+        name = spec.lstrip("+-")
+        name = {"times": "allocations", **CULL_KEYS}.get(name, name)
+        if name not in ("allocations", "pages", *columns):
+            raise UsageError(f"cannot sort by `{spec}`; sort by allocations, pages or a cull key")
+        order.append(name)
+        descending.append(desc)
+    rest = [c for c in _group_columns(columns) if c not in order]
+    lf = out.sort([*order, *rest], descending=[*descending, *[False] * len(rest)], nulls_last=True)
+    lf = lf.select(*_group_columns(columns), "allocations", "pages")
+    return (lf if n is None else lf.head(n)).collect()
