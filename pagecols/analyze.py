@@ -24,6 +24,7 @@ from typing import IO, Final, Literal
 import polars as pl
 import polars.exceptions as plx
 
+from pagecols import formats, frames
 from pagecols import stacks as stk
 from pagecols.errors import InputError, UsageError
 
@@ -96,7 +97,7 @@ _ALLOCATOR_RE: Final = "^(?:" + "|".join(ALLOCATOR_FRAMES) + r")(?:\.[A-Za-z_]+(
 # ` sym+0xoff/0xsize [module]`, optionally prefixed `[<ffffffff81234567>] ` (A.4);
 # an unresolved frame is just its address, which then serves as the symbol.
 _SYMBOL_RE: Final = r"^\s*(?:\[<[0-9a-fA-F]+>\]\s*)?([^\s+]+)"
-_MODULE_RE: Final = r"\+0x[0-9a-fA-F]+/0x[0-9a-fA-F]+\s*\[([^\]\s]+)"
+_MODULE_RE: Final = formats.MODULE_FRAME.pattern
 
 
 def frame_symbols(stack: pl.Expr) -> pl.Expr:
@@ -114,9 +115,7 @@ def where_expr(stack: pl.Expr | None = None) -> pl.Expr:
 def module_expr(stack: pl.Expr | None = None) -> pl.Expr:
     """The first ``[module]`` among the frames, else ``vmlinux`` (build ids dropped)."""
     text = pl.col("stack") if stack is None else stack
-    return (
-        pl.when(text.is_not_null()).then(text.str.extract(_MODULE_RE, 1).fill_null("vmlinux")).alias("module")
-    )
+    return pl.when(text.is_not_null()).then(text.str.extract(_MODULE_RE, 1).fill_null("vmlinux")).alias("module")
 
 
 # --- sources ------------------------------------------------------------------------------------
@@ -171,11 +170,7 @@ def load(source: Source | Table) -> Table:
 
 
 def _scan_dump(path: str) -> pl.LazyFrame:
-    # Late: the parser is only needed for text dumps and keeps `--help` fast.
-    from pagecols import frames  # noqa: PLC0415
-
-    lf: pl.LazyFrame = frames.scan(path)
-    return lf
+    return frames.scan(path)
 
 
 def stacks(source: Source | Table) -> pl.DataFrame:
@@ -233,9 +228,7 @@ def resolve_keys(table: Table, by: Keys) -> list[str]:
     for key in keys:
         if key not in available:
             if table.kind == "stacks" and key in DOCUMENTED_KEYS:
-                raise UsageError(
-                    f"`{key}` is not in a stack file ({table.name}); it has only stack, where and module"
-                )
+                raise UsageError(f"`{key}` is not in a stack file ({table.name}); it has only stack, where and module")
             raise UsageError(f"unknown key `{key}`; keys: {', '.join(DOCUMENTED_KEYS)}")
     return keys
 
@@ -305,9 +298,7 @@ def _order(lf: pl.LazyFrame, measures: Sequence[str], keys: Sequence[str]) -> pl
 # --- top ----------------------------------------------------------------------------------------
 
 
-def top(
-    source: Source | Table, *, by: Keys = "stack", n: int | None = 20, page_size: int = PAGE_SIZE
-) -> pl.DataFrame:
+def top(source: Source | Table, *, by: Keys = "stack", n: int | None = 20, page_size: int = PAGE_SIZE) -> pl.DataFrame:
     """The groups of ``by`` holding the most pages, largest first.
 
     Columns: the keys (``stack`` comes with ``stack_hash``), ``allocations``, ``pages``,
@@ -333,9 +324,7 @@ def top(
 def summary(table: pl.DataFrame, *, page_size: int = PAGE_SIZE) -> dict[str, float | int | None]:
     """Totals of an unlimited :func:`top` frame (all groups): groups, allocations, pages, MiB."""
     pages = int(table["pages"].sum()) if table["pages"].null_count() < table.height else None
-    allocations = (
-        int(table["allocations"].sum()) if table["allocations"].null_count() < table.height else None
-    )
+    allocations = int(table["allocations"].sum()) if table["allocations"].null_count() < table.height else None
     return {
         "groups": table.height,
         "allocations": allocations,
@@ -497,9 +486,9 @@ def _frag_records(source: Source | Table) -> pl.LazyFrame:
     table = load(source)
     if table.kind != "records":
         raise UsageError(f"`frag` needs a page_owner dump; {table.name} is a stack file without PFNs")
-    return table.frame.filter(
-        pl.col("block").is_not_null() & pl.col("block_migratetype").is_not_null()
-    ).with_columns(foreign=pl.col("migratetype") != pl.col("block_migratetype"))
+    return table.frame.filter(pl.col("block").is_not_null() & pl.col("block_migratetype").is_not_null()).with_columns(
+        foreign=pl.col("migratetype") != pl.col("block_migratetype")
+    )
 
 
 def frag_blocks(source: Source | Table) -> pl.DataFrame:
@@ -599,9 +588,7 @@ def decode(source: Source | Table) -> pl.LazyFrame:
         return lf.with_columns(where_expr(), module_expr())
     per_stack = lf.select("stack_hash", "stack").unique("stack_hash").select("stack_hash", where_expr())
     inside = pl.col("page_flags").str.extract(r"\(([^)]*)\)", 1).str.split("|")
-    return lf.join(
-        per_stack, on="stack_hash", how="left", nulls_equal=True, maintain_order="left"
-    ).with_columns(
+    return lf.join(per_stack, on="stack_hash", how="left", nulls_equal=True, maintain_order="left").with_columns(
         gfp_flag_names=pl.when(pl.col("gfp_flags") != "").then(pl.col("gfp_flags").str.split("|")),
         page_flag_names=inside.list.eval(pl.element().filter(~pl.element().str.contains("="))),
         node=pl.col("page_flags").str.extract(r"[(|]node=(\d+)", 1).cast(pl.Int32),
@@ -660,9 +647,7 @@ CULL_KEYS: Final = {
 }
 
 
-def cull(
-    source: Source | Table, keys: Keys = "st", *, sort: str = "-pages", n: int | None = None
-) -> pl.DataFrame:
+def cull(source: Source | Table, keys: Keys = "st", *, sort: str = "-pages", n: int | None = None) -> pl.DataFrame:
     """page_owner_sort's ``--cull`` with clean columns: groups with ``allocations`` and ``pages``.
 
     ``keys`` are page_owner_sort's cull keys (``st``, ``pid``, ``tg``, ``n``, ``f``, ``ator``,

@@ -19,15 +19,15 @@ allocations, not pages, so it lands in ``allocations`` and ``pages`` stays null.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import lzma
 import os
+import zlib
 from pathlib import Path
-from typing import IO, Final, cast
+from typing import Final
 
 import polars as pl
 
+from pagecols import frames, parse, source
 from pagecols.errors import InputError, ParseError, UsageError
 
 #: The stacks-table shape.  ``pages`` and ``allocations`` are null where the
@@ -42,12 +42,6 @@ STACKS_SCHEMA: Final = pl.Schema(
     }
 )
 
-# Compression is recognised by content, not by name (issue 2).
-_GZIP = b"\x1f\x8b"
-_ZSTD = b"\x28\xb5\x2f\xfd"
-_XZ = b"\xfd7zXZ\x00"
-_PARQUET = b"PAR1"
-
 # The count lines, each with a real example:
 #   nr_base_pages: 4       (6.9 and later)
 #   stack_count: 12        (6.9-rc1: allocations, not pages)
@@ -59,25 +53,14 @@ _COUNT_LINES: Final = {
 }
 
 
-def open_bytes(path: str | os.PathLike[str]) -> IO[bytes]:
-    """Open ``path`` for reading, decompressing gzip, zstd or xz by their magic bytes."""
-    # TODO(lead): use pagecols.source once it lands; this is a stand-in so that
-    # stack files and sniffing work before it does.
+def _read_all(path: str | os.PathLike[str], size: int = -1) -> bytes:
+    stream, _ = source.open_binary(path)
     try:
-        raw = open(path, "rb")  # noqa: SIM115 -- handed to the caller, who closes it
-    except OSError as err:
-        raise InputError(f"cannot read `{path}`: {err.strerror}") from err
-    magic = raw.peek(8)[:8] if hasattr(raw, "peek") else b""
-    if magic.startswith(_GZIP):
-        return cast(IO[bytes], gzip.GzipFile(fileobj=raw))
-    if magic.startswith(_XZ):
-        return cast(IO[bytes], lzma.LZMAFile(raw))
-    if magic.startswith(_ZSTD):
-        import zstandard  # noqa: PLC0415 -- only zstd input pays for it
-
-        reader: IO[bytes] = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
-        return reader
-    return raw
+        return stream.read(size)
+    except (OSError, EOFError, zlib.error, lzma.LZMAError) as err:
+        raise InputError(f"{source.describe(path)}: compressed input is corrupt or truncated ({err})") from err
+    finally:
+        stream.close()
 
 
 def sniff(path: str | os.PathLike[str]) -> str:
@@ -86,14 +69,9 @@ def sniff(path: str | os.PathLike[str]) -> str:
     Decided on the first non-blank line, so a renamed or compressed file is still
     recognised.
     """
-    with open(path, "rb") as fh:
-        if fh.read(4) == _PARQUET:
-            return "parquet"
-    with open_bytes(path) as fh:
-        try:
-            head = fh.read(64 * 1024)
-        except (OSError, EOFError, lzma.LZMAError) as err:
-            raise InputError(f"cannot read `{path}`: {err}") from err
+    if frames.is_parquet(path):
+        return "parquet"
+    head = _read_all(path, 64 * 1024)
     for raw_line in head.split(b"\n"):
         line = raw_line.rstrip(b"\r")
         if not line.strip():
@@ -113,12 +91,7 @@ def hash_stacks(stacks: pl.Series) -> pl.Series:
     Equal hashes across a dump and a stack file are what lets ``diff`` compare them.
     Called on unique stacks only: a stack file has thousands, not millions.
     """
-    # TODO(lead): must stay byte-identical to the parser's stack_hash (schema.py:
-    # "64-bit BLAKE2b of `stack`"); switch to the parser's function once it lands.
-    values = [
-        None if s is None else int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little")
-        for s in stacks.to_list()
-    ]
+    values = [None if s is None else parse.stack_hash(s) for s in stacks.to_list()]
     return pl.Series(stacks.name or "stack_hash", values, dtype=pl.UInt64)
 
 
@@ -140,9 +113,7 @@ def parse_stacks(text: str, *, source: str = "<text>") -> pl.DataFrame:
     bad = kinds.filter(~pl.col("text").str.starts_with(" ") & ~pl.col("key").is_in(list(_COUNT_LINES)))
     if bad.height:
         first = bad.row(0, named=True)
-        raise ParseError(
-            "not a stack line nor a count line", source=source, line=first["line"], text=first["text"]
-        )
+        raise ParseError("not a stack line nor a count line", source=source, line=first["line"], text=first["text"])
 
     counts = [
         pl.col("text")
@@ -185,25 +156,17 @@ def combine_handles(stacks_handles: pl.DataFrame, handles: pl.DataFrame) -> pl.D
     file to poll.  A handle missing from show_handles had under ``count_threshold`` pages.
     """
     counts = handles.select("handle", "pages", "allocations").drop_nulls("handle")
-    joined = stacks_handles.drop("pages", "allocations").join(
-        counts, on="handle", how="left", maintain_order="left"
-    )
+    joined = stacks_handles.drop("pages", "allocations").join(counts, on="handle", how="left", maintain_order="left")
     return joined.select(STACKS_SCHEMA.names())
 
 
-def read_stacks(
-    path: str | os.PathLike[str], *, handles: str | os.PathLike[str] | None = None
-) -> pl.DataFrame:
+def read_stacks(path: str | os.PathLike[str], *, handles: str | os.PathLike[str] | None = None) -> pl.DataFrame:
     """Read a page_owner_stacks file (compressed or not) into a stacks table.
 
     With ``handles`` (a show_handles file) the page counts come from it, joined on the
     handles of ``path`` (a show_stacks_handles file).
     """
-    with open_bytes(path) as fh:
-        try:
-            text = fh.read().decode("utf-8", "surrogateescape")
-        except (OSError, EOFError, lzma.LZMAError) as err:
-            raise InputError(f"cannot read `{path}`: {err}") from err
+    text = _read_all(path).decode("utf-8", "surrogateescape")
     table = parse_stacks(text, source=str(path))
     if handles is None:
         return table
@@ -230,8 +193,6 @@ def stacks_of_records(records: pl.LazyFrame) -> pl.LazyFrame:
 def write_stacks_text(table: pl.DataFrame, path: str | os.PathLike[str]) -> None:
     """Write a stacks table back in show_stacks form (``nr_base_pages:``), for round trips and tests."""
     body = table.select(
-        pl.concat_str(
-            pl.col("stack"), pl.lit("\nnr_base_pages: "), pl.col("pages").cast(pl.String), pl.lit("\n\n")
-        )
+        pl.concat_str(pl.col("stack"), pl.lit("\nnr_base_pages: "), pl.col("pages").cast(pl.String), pl.lit("\n\n"))
     ).to_series()
     Path(path).write_text("".join(body.to_list()))

@@ -42,7 +42,7 @@ def frames(*symbols: str) -> str:
 
 
 def blake(stack: str) -> int:
-    return int.from_bytes(hashlib.blake2b(stack.encode(), digest_size=8).digest(), "little")
+    return int.from_bytes(hashlib.blake2b(stack.encode(), digest_size=8).digest(), "big")
 
 
 _DEFAULTS: Mapping[str, Any] = {
