@@ -149,17 +149,27 @@ def load(source: Source | Table) -> Table:
     if isinstance(source, pl.DataFrame):
         source = source.lazy()
     if isinstance(source, pl.LazyFrame):
-        return Table(source, _kind_of(source.collect_schema().names()), "frame")
+        names = source.collect_schema().names()
+        kind = _kind_of(names)
+        if kind == "stacks":
+            # A hand-made stacks frame may leave out the counts it does not have.
+            missing = [
+                pl.lit(None, dtype).alias(name) for name, dtype in stk.STACKS_SCHEMA.items() if name not in names
+            ]
+            source = source.with_columns(missing).with_columns(
+                pl.col(name).cast(dtype) for name, dtype in stk.STACKS_SCHEMA.items()
+            )
+        return Table(source, kind, "frame")
     path = os.fspath(source)
     name = Path(path).name
     if path == "-":
         return Table(_scan_dump(path), "records", "stdin")
     if not os.path.exists(path):
         raise InputError(f"`{path}` does not exist")
-    kind = stk.sniff(path)
-    if kind == "stacks":
+    content = stk.sniff(path)
+    if content == "stacks":
         return Table(stk.read_stacks(path).lazy(), "stacks", name)
-    if kind == "parquet":
+    if content == "parquet":
         try:
             columns = pl.read_parquet_schema(path).keys()
         except plx.PolarsError as err:
@@ -574,6 +584,12 @@ def frag_stacks(source: Source | Table, *, n: int | None = 20, page_size: int = 
 # --- decoded columns and SQL --------------------------------------------------------------------
 
 
+def with_where(records: pl.LazyFrame) -> pl.LazyFrame:
+    """``records`` plus ``where``, computed once per unique stack and joined back on ``stack_hash``."""
+    per_stack = records.select("stack_hash", "stack").unique("stack_hash").select("stack_hash", where_expr())
+    return records.join(per_stack, on="stack_hash", how="left", nulls_equal=True, maintain_order="left")
+
+
 def decode(source: Source | Table) -> pl.LazyFrame:
     """The source's rows plus decoded columns.
 
@@ -586,9 +602,8 @@ def decode(source: Source | Table) -> pl.LazyFrame:
     lf = table.frame
     if table.kind == "stacks":
         return lf.with_columns(where_expr(), module_expr())
-    per_stack = lf.select("stack_hash", "stack").unique("stack_hash").select("stack_hash", where_expr())
     inside = pl.col("page_flags").str.extract(r"\(([^)]*)\)", 1).str.split("|")
-    return lf.join(per_stack, on="stack_hash", how="left", nulls_equal=True, maintain_order="left").with_columns(
+    return with_where(lf).with_columns(
         gfp_flag_names=pl.when(pl.col("gfp_flags") != "").then(pl.col("gfp_flags").str.split("|")),
         page_flag_names=inside.list.eval(pl.element().filter(~pl.element().str.contains("="))),
         node=pl.col("page_flags").str.extract(r"[(|]node=(\d+)", 1).cast(pl.Int32),

@@ -19,11 +19,15 @@ allocations, not pages, so it lands in ``allocations`` and ``pages`` stays null.
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
 import lzma
 import os
+import sys
 import zlib
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final, cast
 
 import polars as pl
 
@@ -53,14 +57,34 @@ _COUNT_LINES: Final = {
 }
 
 
+def _decompressed(raw: BinaryIO) -> BinaryIO:
+    kind = source.sniff(raw.peek(6)[:6]) if isinstance(raw, io.BufferedReader) else None
+    if kind == "gzip":
+        return cast(BinaryIO, gzip.GzipFile(fileobj=raw))
+    if kind == "xz":
+        return cast(BinaryIO, lzma.LZMAFile(raw))
+    if kind == "bzip2":
+        return cast(BinaryIO, bz2.BZ2File(raw))
+    if kind == "zstd":
+        import zstandard
+
+        return cast(BinaryIO, zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=False))
+    return raw
+
+
 def _read_all(path: str | os.PathLike[str], size: int = -1) -> bytes:
-    stream, _ = source.open_binary(path)
+    """The decompressed bytes of ``path`` (``-`` is stdin), all or the first ``size``."""
+    # Not source.open_binary: its decompressors leave the file they wrap open
+    # (a ResourceWarning under pytest); here `with` closes the file itself.
+    name = source.describe(path)
     try:
-        return stream.read(size)
+        with open(sys.stdin.fileno() if name == "<stdin>" else path, "rb", closefd=name != "<stdin>") as raw:
+            stream = _decompressed(raw)
+            return stream.read(size)
+    except FileNotFoundError as err:
+        raise InputError(f"cannot open {name}: {err.strerror}") from err
     except (OSError, EOFError, zlib.error, lzma.LZMAError) as err:
-        raise InputError(f"{source.describe(path)}: compressed input is corrupt or truncated ({err})") from err
-    finally:
-        stream.close()
+        raise InputError(f"{name}: compressed input is corrupt or truncated ({err})") from err
 
 
 def sniff(path: str | os.PathLike[str]) -> str:
@@ -110,7 +134,8 @@ def parse_stacks(text: str, *, source: str = "<text>") -> pl.DataFrame:
     if kinds.height == 0:
         raise InputError(f"`{source}` holds no stacks")
 
-    bad = kinds.filter(~pl.col("text").str.starts_with(" ") & ~pl.col("key").is_in(list(_COUNT_LINES)))
+    known = pl.col("key").is_in(list(_COUNT_LINES)).fill_null(False)
+    bad = kinds.filter(~pl.col("text").str.starts_with(" ") & ~known)
     if bad.height:
         first = bad.row(0, named=True)
         raise ParseError("not a stack line nor a count line", source=source, line=first["line"], text=first["text"])

@@ -1,0 +1,183 @@
+"""Pictures of a dump: the timeline of pages still allocated, and bars of the top groups.
+
+matplotlib is imported when a plot is drawn, never on import, and only its
+object-oriented API is used (a ``Figure`` of its own, no pyplot): nothing here
+switches the backend of a notebook that already chose one.  Each function returns
+the ``Figure`` and writes it to ``out`` (PNG, SVG or PDF by suffix) when given.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+import polars as pl
+
+from pagecols import analyze
+from pagecols.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+_MIB: Final = 1 << 20
+_LABEL_CHARS: Final = 60
+_OTHER: Final = "(other)"
+
+
+def _figure(width: float, height: float) -> Figure:
+    # Late: only drawing pays for importing matplotlib.
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _save(fig: Figure, out: str | os.PathLike[str] | None) -> None:
+    if out is None:
+        return
+    path = Path(out)
+    # Written beside and renamed, so an interrupted plot never leaves half a PNG.
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write `{out}`: {err.strerror}") from err
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= _LABEL_CHARS:
+        return text
+    # Keep the tail (the `#hash` of a stack label), cut the middle.
+    return text[: _LABEL_CHARS - 8] + "…" + text[-7:]
+
+
+def _stack_label(stack: pl.Expr) -> pl.Expr:
+    """``where ← caller ← caller``: three frames a person recognises, instead of sixteen."""
+    symbols = analyze.frame_symbols(stack)
+    outside = symbols.list.eval(pl.element().filter(~pl.element().str.contains(analyze._ALLOCATOR_RE)))
+    frames = pl.when(outside.list.len() > 0).then(outside).otherwise(symbols)
+    return frames.list.head(3).list.join(" ← ")
+
+
+def _hex4(hashes: pl.Series) -> pl.Series:
+    return pl.Series([None if h is None else f"{h:016x}"[:4] for h in hashes.to_list()], dtype=pl.String)
+
+
+def _labels(table: pl.DataFrame, keys: list[str]) -> list[str]:
+    # Distinct stacks can share their first frames: the hash's head tells them apart.
+    short_hash = pl.format("#{}", pl.col("stack_hash").map_batches(_hex4, return_dtype=pl.String))
+    parts = [
+        pl.concat_str(_stack_label(pl.col("stack")), pl.lit(" "), short_hash)
+        if key == "stack"
+        else pl.col(key).cast(pl.String).fill_null("-")
+        for key in keys
+    ]
+    joined = table.select(pl.concat_str(parts, separator=" / ").alias("label")).to_series()
+    return [_shorten(label) for label in joined.to_list()]
+
+
+def top(
+    source: analyze.Source,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    by: analyze.Keys = "where",
+    n: int = 15,
+    title: str | None = None,
+    page_size: int = analyze.PAGE_SIZE,
+) -> Figure:
+    """Horizontal bars of the ``n`` groups of ``by`` holding the most memory, in MiB."""
+    table = analyze.load(source)
+    keys = analyze.resolve_keys(table, by)
+    rows = analyze.top(table, by=keys, n=n, page_size=page_size)
+    if rows.height == 0 or rows["pages"].null_count() == rows.height:
+        raise InputError(f"{table.name}: no pages to plot")
+    labels = _labels(rows, keys)
+    mib = rows["mib"].to_list()
+    percent = rows["percent"].to_list()
+
+    fig = _figure(10, 1.2 + 0.38 * rows.height)
+    ax = fig.add_subplot()
+    y = list(range(rows.height))
+    ax.barh(y, mib, color="#4c72b0")
+    ax.set_yticks(y, labels, fontsize=9)
+    ax.invert_yaxis()
+    for i, (m, p) in enumerate(zip(mib, percent, strict=True)):
+        ax.annotate(f" {m:,.1f} MiB ({p:.1f}%)", (m, i), va="center", fontsize=8)
+    ax.set_xlabel("MiB allocated")
+    ax.margins(x=0.25)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title or f"{table.name}: top {rows.height} by {', '.join(keys)}")
+    _save(fig, out)
+    return fig
+
+
+def timeline(
+    source: analyze.Source,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    split: str = "comm",
+    groups: int = 6,
+    bins: int = 200,
+    title: str | None = None,
+    page_size: int = analyze.PAGE_SIZE,
+) -> Figure:
+    """Pages still allocated at dump time, by allocation time, stacked by the top ``split`` values.
+
+    The curve at time *t* is the memory, still held when the dump was taken, that was
+    allocated before *t*: steps show when the memory that stayed was taken.
+    """
+    table = analyze.load(source)
+    if table.kind != "records":
+        raise UsageError(f"{table.name} is a stack file: it has no allocation times to plot")
+    key = analyze.resolve_keys(table, split)
+    if len(key) != 1:
+        raise UsageError("`split` takes one key")
+    top = analyze.top(table, by=key, n=groups, page_size=page_size)
+    labels = _labels(top, key)
+    column = "stack_hash" if key[0] == "stack" else key[0]
+    label_index = {value: i for i, value in enumerate(top[column].to_list())}
+
+    lf = table.frame.filter(pl.col("ts").is_not_null())
+    if key[0] == "where":
+        lf = analyze.with_where(lf)
+    span = lf.select(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi"), pl.len()).collect()
+    lo, hi, count = span.row(0)
+    if count == 0:
+        raise InputError(f"{table.name}: the dump has no allocation times (kernels before 5.11 print none)")
+    width = max(1.0, (hi - lo) / bins)
+    other = len(label_index)
+    binned = (
+        lf.with_columns(
+            bin=((pl.col("ts") - lo).cast(pl.Float64) / width).floor().cast(pl.Int64).clip(0, bins - 1),
+            series=pl.col(column)
+            .replace_strict(list(label_index), list(label_index.values()), default=other, return_dtype=pl.Int64)
+            .fill_null(other),
+        )
+        .group_by("bin", "series")
+        .agg(pl.col("pages").sum())
+        .collect()
+    )
+    n_series = len(label_index) + 1
+    grid = np.zeros((n_series, bins))
+    grid[binned["series"].to_numpy(), binned["bin"].to_numpy()] = binned["pages"].to_numpy()
+    curves = np.cumsum(grid, axis=1) * page_size / _MIB
+    names: list[str] = [*labels, _OTHER]
+    keep = [i for i in range(n_series) if curves[i, -1] > 0]
+    x = (lo + width * (np.arange(bins) + 1)) / 1e9
+
+    fig = _figure(11, 5.5)
+    ax = fig.add_subplot()
+    # matplotlib hides legend labels that start with "_", and kernel symbols often do.
+    shown = [f" {names[i]}" if names[i].startswith("_") else names[i] for i in keep]
+    ax.stackplot(x, curves[keep], labels=shown, step="post", alpha=0.85)
+    ax.set_xlabel("allocation time (seconds since boot)")
+    ax.set_ylabel("MiB still allocated")
+    ax.set_xlim(lo / 1e9, x[-1])
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title=key[0], title_fontsize=8)
+    ax.set_title(title or f"{table.name}: memory still allocated, by allocation time")
+    _save(fig, out)
+    return fig
