@@ -1,0 +1,200 @@
+"""``pagecols sort``: a drop-in page_owner_sort (v6.3 + the fixes of DECISIONS.md §1).
+
+Every page_owner_sort quirk pagecols keeps lives in this package, so the modern
+reports stay clean.  The flow is one step per module:
+
+* :mod:`~pagecols.compat.plan`: argv -> a frozen, checked :class:`Plan`;
+* :mod:`~pagecols.compat.query`: table -> compat records -> groups, culled and sorted;
+* :mod:`~pagecols.compat.render`: groups -> output stanzas, streamed.
+
+Examples
+--------
+>>> from pagecols.compat.plan import parse_args
+>>> plan = parse_args(["-m", "--cull=st"], paths=False)
+>>> [str(s) for s in plan.sort]
+['-pages']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+import polars as pl
+
+from pagecols import frames, ingest
+from pagecols.compat.plan import Plan, parse_args
+from pagecols.compat.query import (
+    TABLE_COLUMNS,
+    compat_fields,
+    group_and_sort,
+    needs_header,
+    stacktraces,
+    with_empty_blocks,
+)
+from pagecols.compat.render import render
+from pagecols.errors import InputError, PagecolsError, UsageError
+from pagecols.source import describe
+
+__all__ = ["Plan", "SortResult", "parse_args", "run_sort", "sort"]
+
+
+@dataclass(frozen=True)
+class SortResult:
+    """What a sort did: records read (empty blocks included), records selected, groups written, bytes."""
+
+    records: int
+    selected: int
+    groups: int
+    bytes: int
+
+
+Source = str | os.PathLike[str] | pl.DataFrame | pl.LazyFrame
+Sink = str | os.PathLike[str] | BinaryIO
+
+
+def _as_plan(plan: Plan | Sequence[str]) -> Plan:
+    if isinstance(plan, Plan):
+        return plan
+    if isinstance(plan, str):
+        raise UsageError("pass the options as a list of words, not one string")
+    return parse_args(list(plan), paths=False)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    recs: pl.DataFrame  # compat_fields() rows, not yet with empty blocks
+    stacks: pl.DataFrame  # stack_hash -> stack, one row per distinct stack
+    leading_blank_lines: int
+
+
+def _from_frame(lf: pl.LazyFrame, plan: Plan, leading: int) -> _Loaded:
+    names = lf.collect_schema().names()
+    missing = [c for c in (*TABLE_COLUMNS, "stack") if c not in names]
+    if missing:
+        raise InputError("the table lacks column(s) " + ", ".join(f"`{c}`" for c in missing))
+    recs = compat_fields(lf, with_header=needs_header(plan)).collect()
+    stacks = lf.select("stack_hash", "stack").unique("stack_hash").collect()
+    return _Loaded(recs, stacks, leading)
+
+
+def _load(src: Source, plan: Plan) -> _Loaded:
+    """The compat records of ``src`` and its distinct stacks; the stack text is never kept per record."""
+    if isinstance(src, (pl.DataFrame, pl.LazyFrame)):
+        return _from_frame(src.lazy(), plan, 0)
+    path = os.fspath(src)
+    if frames.is_parquet(path):
+        return _from_frame(frames.scan(path), plan, frames.dump_meta(path).leading_blank_lines)
+    # A text dump is parsed batch by batch, each boiled down at once to the few compat
+    # columns, so memory follows the records' size, not the text's.
+    report = ingest.IngestReport(describe(path))
+    recs, stacks = [], []
+    for batch in ingest.iter_batches(path, report):
+        lf = pl.DataFrame(pl.from_arrow(batch)).lazy()
+        recs.append(compat_fields(lf, with_header=needs_header(plan)).collect())
+        stacks.append(lf.select("stack_hash", "stack").unique("stack_hash").collect())
+    return _Loaded(pl.concat(recs), pl.concat(stacks).unique("stack_hash"), report.leading_blank_lines)
+
+
+def sort_table(loaded: _Loaded, plan: Plan, out: BinaryIO) -> SortResult:
+    """Cull, sort and render records already loaded."""
+    recs = with_empty_blocks(loaded.recs, leading_blank_lines=loaded.leading_blank_lines)
+    st = stacktraces(recs, loaded.stacks)
+    groups = group_and_sort(recs, st, plan)
+    written = render(groups, plan, out)
+    selected = int(groups.frame["num"].sum()) if groups.frame.height else 0
+    return SortResult(recs.height, selected, groups.frame.height, written)
+
+
+@contextlib.contextmanager
+def _atomic(out: Sink) -> Iterator[BinaryIO]:
+    """A binary sink; a path is written to a temporary file beside it and renamed at the end."""
+    if not isinstance(out, (str, os.PathLike)):
+        yield out
+        return
+    path = os.fspath(out)
+    if path == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as err:
+        raise InputError(f"cannot write output `{path}`: {err.strerror}") from err
+    try:
+        with os.fdopen(fd, "wb", buffering=1 << 20) as fh:
+            yield fh
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def sort(
+    src: Source, out: Sink, plan: Plan | Sequence[str] = (), *, leading_blank_lines: int | None = None
+) -> SortResult:
+    """page_owner_sort ``src`` into ``out``, byte for byte as DECISIONS.md §1 defines it.
+
+    ``src`` is a text dump, a Parquet file made by ``pagecols convert``, or a record table;
+    ``out`` is a path (written atomically; ``-`` is stdout) or a binary file object;
+    ``plan`` is a :class:`Plan` or page_owner_sort's options as a list of words.
+
+    Examples
+    --------
+    >>> import io
+    >>> from pagecols.schema import ARROW_SCHEMA
+    >>> empty = pl.DataFrame(pl.from_arrow(ARROW_SCHEMA.empty_table()))
+    >>> buf = io.BytesIO()
+    >>> sort(empty, buf, ["-m", "--cull=st"]).groups
+    0
+    """
+    p = _as_plan(plan)
+    loaded = _load(src, p)
+    if leading_blank_lines is not None:
+        loaded = _Loaded(loaded.recs, loaded.stacks, leading_blank_lines)
+    # The input is read whole before the sink opens, so an input error leaves no output behind.
+    with _atomic(out) as fh:
+        return sort_table(loaded, p, fh)
+
+
+def run_sort(argv: Sequence[str], *, stdout: BinaryIO | None = None, stderr: TextIO | None = None) -> int:
+    """The ``pagecols sort`` command: parse argv, sort, report errors; return the exit code."""
+    err = stderr if stderr is not None else sys.stderr
+    try:
+        plan = parse_args(list(argv))
+    except UsageError as e:
+        print(f"Error: {e}", file=err)
+        return 2
+    assert plan.input is not None
+    assert plan.output is not None
+    if plan.debug:
+        print(f"pagecols sort: {plan.describe()}", file=err)
+    try:
+        out: Sink = plan.output
+        if plan.output == "-" and stdout is not None:
+            out = stdout
+        result = sort(plan.input, out, plan)
+    except UsageError as e:
+        print(f"Error: {e}", file=err)
+        return 2
+    except PagecolsError as e:
+        print(f"Error: {e}", file=err)
+        return 1
+    except OSError as e:
+        print(f"Error: {e.filename or plan.output}: {e.strerror}", file=err)
+        return 1
+    if plan.debug:
+        print(
+            f"pagecols sort: loaded {result.records}, selected {result.selected}, wrote {result.groups} groups",
+            file=err,
+        )
+    return 0
