@@ -77,6 +77,4 @@ def read_dump(source: str | os.PathLike[str]) -> pl.DataFrame:
 
 
 def columns_for_text() -> list[str]:
-    return [
-        c for c in COLUMNS if c not in {"line", "stack_hash", "module", "allocator", "pages", "parse_error"}
-    ]
+    return [c for c in COLUMNS if c not in {"line", "stack_hash", "module", "allocator", "pages", "parse_error"}]

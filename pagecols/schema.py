@@ -63,6 +63,13 @@ COLUMNS: dict[str, tuple[pa.DataType, str]] = {
 
 ARROW_SCHEMA = pa.schema([pa.field(name, typ) for name, (typ, _) in COLUMNS.items()])
 
+#: The batches the parser makes: ``stack`` stays dictionary-encoded from the parser to the
+#: Parquet writer (one copy of each distinct stack per row group).  The file does not store
+#: this Arrow schema, so readers see ``stack`` as the plain string of ARROW_SCHEMA.
+WRITE_SCHEMA = pa.schema(
+    [pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name == "stack" else f for f in ARROW_SCHEMA]
+)
+
 #: Columns whose values repeat a lot; written dictionary-encoded to Parquet.
 DICTIONARY_COLUMNS = (
     "gfp_flags",

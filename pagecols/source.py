@@ -35,8 +35,7 @@ _MAGIC = {
 class Chunk:
     """Whole records (and the blank lines after them) from one stretch of input."""
 
-    data: bytes
-    first_line: int  # 1-based input line number of data's first byte
+    data: bytearray
     is_first: bool
     is_last: bool
 
@@ -77,54 +76,68 @@ def open_binary(source: str | os.PathLike[str]) -> tuple[BinaryIO, str | None]:
     return stream, kind
 
 
-def _read(stream: BinaryIO, size: int, name: str) -> bytes:
-    try:
-        return stream.read(size)
-    except (EOFError, OSError, zlib.error, lzma.LZMAError) as e:
-        raise InputError(f"{name}: compressed input is corrupt or truncated ({e})") from e
-    except Exception as e:
-        # zstandard raises its own ZstdError, which has no common base with the above.
-        if type(e).__name__ == "ZstdError":
-            raise InputError(f"{name}: compressed input is corrupt or truncated ({e})") from e
-        raise
-
-
 def chunks(source: str | os.PathLike[str], *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
     """Yield the input as chunks that each start at a record (or at the file start)."""
     name = describe(source)
     stream, _ = open_binary(source)
     try:
         carry = b""
-        line = 1
         first = True
         while True:
-            block = _read(stream, chunk_bytes, name)
-            data = carry + block if carry else block
-            if not block:
-                if b"\r" in data:
-                    data = data.replace(b"\r\n", b"\n")
-                yield Chunk(data, line, first, True)
+            # Each chunk gets a buffer of its own that the parser may keep (Arrow arrays view it),
+            # so the only copy made here is of the partial record carried to the next chunk.
+            data = bytearray(len(carry) + chunk_bytes)
+            data[: len(carry)] = carry
+            got = _readinto(stream, memoryview(data)[len(carry) :], name)
+            del data[len(carry) + got :]
+            if got == 0:
+                _normalise_line_ends(data)
+                yield Chunk(data, first, True)
                 return
             # A CR at the very end may be half of a CRLF split by the read.
             hold = b""
             if data.endswith(b"\r"):
-                data, hold = data[:-1], b"\r"
-            if b"\r" in data:
-                data = data.replace(b"\r\n", b"\n")
+                hold = b"\r"
+                del data[-1:]
+            _normalise_line_ends(data)
             cut = _record_start_cut(data)
             if cut < 0:
-                carry = data + hold
+                carry = bytes(data) + hold
                 continue
-            body, carry = data[:cut], data[cut:] + hold
-            yield Chunk(body, line, first, False)
-            line += body.count(b"\n")
+            carry = bytes(data[cut:]) + hold
+            del data[cut:]
+            yield Chunk(data, first, False)
             first = False
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
 
 
-def _record_start_cut(data: bytes) -> int:
+def _normalise_line_ends(data: bytearray) -> None:
+    if b"\r" in data:
+        data[:] = data.replace(b"\r\n", b"\n")
+
+
+def _readinto(stream: BinaryIO, view: memoryview, name: str) -> int:
+    """Fill ``view`` as far as the stream allows (short reads happen on pipes and decompressors)."""
+    total = 0
+    while total < len(view):
+        try:
+            got = stream.readinto(view[total:])  # type: ignore[attr-defined]
+        except (EOFError, OSError, zlib.error, lzma.LZMAError) as e:
+            raise InputError(f"{name}: compressed input is corrupt or truncated ({e})") from e
+        except Exception as e:
+            # zstandard raises its own ZstdError, which has no common base with the above.
+            if type(e).__name__ == "ZstdError":
+                raise InputError(f"{name}: compressed input is corrupt or truncated ({e})") from e
+            raise
+        if not got:
+            break
+        total += got
+    return total
+
+
+def _record_start_cut(data: bytearray) -> int:
     """Offset of the last record start that follows a blank line, or -1.
 
     Cutting there keeps a record together with every blank line after it; a

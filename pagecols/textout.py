@@ -60,11 +60,7 @@ def header_line() -> pl.Expr:
 
 def pfn_line() -> pl.Expr:
     """The PFN line (spec A.3), or null for a record that had none."""
-    pfn = (
-        pl.when(pl.col("pfn_hex"))
-        .then(pl.lit("0x") + hex_expr("pfn"))
-        .otherwise(pl.col("pfn").cast(pl.String))
-    )
+    pfn = pl.when(pl.col("pfn_hex")).then(pl.lit("0x") + hex_expr("pfn")).otherwise(pl.col("pfn").cast(pl.String))
     return pl.concat_str(
         pl.lit(F.PFN_PREFIX),
         pfn,
@@ -107,15 +103,9 @@ def record_text(*, with_pfn: bool = True) -> pl.Expr:
     """Every line of the record, each ending in ``\\n``; ``raw`` when the columns cannot say it."""
     parts = [header_line() + pl.lit("\n")]
     if with_pfn:
-        parts.append(
-            pl.when(pl.col("pfn").is_not_null()).then(pfn_line() + pl.lit("\n")).otherwise(pl.lit(""))
-        )
+        parts.append(pl.when(pl.col("pfn").is_not_null()).then(pfn_line() + pl.lit("\n")).otherwise(pl.lit("")))
     parts += [stack_lines(), trailer_lines()]
-    return (
-        pl.when(pl.col("raw").is_not_null())
-        .then(pl.col("raw") + pl.lit("\n"))
-        .otherwise(pl.concat_str(parts))
-    )
+    return pl.when(pl.col("raw").is_not_null()).then(pl.col("raw") + pl.lit("\n")).otherwise(pl.concat_str(parts))
 
 
 def _dump_text() -> pl.Expr:
@@ -142,9 +132,7 @@ def _concatenated(arr: pa.Array | pa.ChunkedArray) -> bytes:
         chunk = chunk.cast(pa.large_string())
         if len(chunk) == 0:
             continue
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[
-            chunk.offset : chunk.offset + len(chunk) + 1
-        ]
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
         out.append(chunk.buffers()[2].slice(offsets[0], offsets[-1] - offsets[0]).to_pybytes())
     return b"".join(out)
 
