@@ -410,7 +410,7 @@ def diff(
         status=status,
     )
     if min_mib is not None:
-        out = out.filter(pl.col("delta_mib").abs() >= min_mib)
+        out = out.filter(_changed(min_mib))
     out = _order(out, ["delta_pages", "delta_allocations"], _group_columns(keys)).select(
         *_group_columns(keys),
         "pages_old",
@@ -425,6 +425,15 @@ def diff(
     if n is not None:
         out = out.head(n)
     return out.collect()
+
+
+def _changed(min_mib: float) -> pl.Expr:
+    return pl.col("delta_mib").abs() >= min_mib
+
+
+def changed(table: pl.DataFrame, min_mib: float | None) -> pl.DataFrame:
+    """The rows of a :func:`diff` that changed by at least ``min_mib`` MiB either way (all when None)."""
+    return table if min_mib is None else table.filter(_changed(min_mib))
 
 
 def diff_totals(table: pl.DataFrame, *, page_size: int = PAGE_SIZE) -> pl.DataFrame:
@@ -443,8 +452,8 @@ def diff_totals(table: pl.DataFrame, *, page_size: int = PAGE_SIZE) -> pl.DataFr
 
 
 def grew_above(table: pl.DataFrame, mib: float) -> pl.DataFrame:
-    """The rows of a :func:`diff` that grew by more than ``mib`` MiB (``--fail-above``)."""
-    return table.filter(pl.col("delta_mib") > mib)
+    """The rows of a :func:`diff` that grew by more than ``mib`` MiB (``--fail-above``), largest first."""
+    return table.filter(pl.col("delta_mib") > mib).sort("delta_mib", descending=True, maintain_order=True)
 
 
 # --- folded -------------------------------------------------------------------------------------

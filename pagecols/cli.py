@@ -99,6 +99,181 @@ def cat(src: Annotated[str, typer.Argument(help="a Parquet file from convert, or
 
 # --- analyst reports -------------------------------------------------------------------
 
+_FORMAT_HELP = "table (rich in a terminal, plain when piped), csv, json or parquet (needs -o)"
+_KEYS_HELP = (
+    "group keys, repeatable or comma-separated: stack, where, comm, pid, tgid, module, allocator, gfp, "
+    "migratetype, memcg, order, or any column"
+)
+ByOption = Annotated[list[str] | None, typer.Option("--by", "-b", help=_KEYS_HELP)]
+LimitOption = Annotated[int, typer.Option("-n", "--limit", min=0, help="rows to show; 0 shows all")]
+FormatOption = Annotated[str, typer.Option("--format", "-f", help=_FORMAT_HELP)]
+OutOption = Annotated[Path | None, typer.Option("-o", "--out", help="write to this file instead of stdout")]
+SrcArgument = Annotated[str, typer.Argument(help="a dump (text or Parquet) or a page_owner_stacks file")]
+DumpArgument = Annotated[str, typer.Argument(help="a dump (text or Parquet)")]
+
+
+@app.command()
+def top(
+    src: SrcArgument,
+    *,
+    by: ByOption = None,
+    limit: LimitOption = 20,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+) -> None:
+    """The groups holding the most pages: allocations, pages, MiB and % of all pages."""
+    from pagecols import analyze, render
+
+    keys = by or ["stack"]
+    try:
+        groups = analyze.top(src, by=keys, n=None)
+        shown = groups.height if limit == 0 else min(limit, groups.height)
+        footer = render.top_footer(analyze.summary(groups), shown)
+        render.emit(groups, fmt=fmt, path=out, limit=limit, title=f"top by {', '.join(keys)}: {src}", footer=footer)
+    except PagecolsError as e:
+        fail(e)
+
+
+@app.command()
+def diff(
+    old: Annotated[str, typer.Argument(help="the earlier dump or stack file")],
+    new: Annotated[str, typer.Argument(help="the later dump or stack file")],
+    *,
+    by: ByOption = None,
+    limit: LimitOption = 20,
+    min_mib: Annotated[float | None, typer.Option("--min-mib", help="only groups that changed by this much")] = None,
+    fail_above: Annotated[
+        float | None, typer.Option("--fail-above", help="exit 1 when a group grew by more than this many MiB")
+    ] = None,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+) -> None:
+    """The same groups in two dumps: change in pages and MiB, largest growth first."""
+    from pagecols import analyze, render
+
+    keys = by or ["stack"]
+    try:
+        groups = analyze.diff(old, new, by=keys)
+        footer = render.diff_footer(analyze.diff_totals(groups).row(0, named=True))
+        title = f"diff by {', '.join(keys)}: {old} -> {new}"
+        render.emit(analyze.changed(groups, min_mib), fmt=fmt, path=out, limit=limit, title=title, footer=footer)
+        grown = analyze.grew_above(groups, fail_above) if fail_above is not None else None
+    except PagecolsError as e:
+        fail(e)
+    if grown is not None and grown.height:
+        largest = grown.row(0, named=True)["delta_mib"]
+        message = f"{grown.height} group(s) grew by more than {fail_above:g} MiB (largest +{largest:,.2f} MiB)"
+        fail(PagecolsError(message))
+
+
+@app.command()
+def folded(
+    src: SrcArgument,
+    *,
+    weight: Annotated[str, typer.Option("--weight", "-w", help="pages or allocations")] = "pages",
+    out: OutOption = None,
+) -> None:
+    """Folded stacks (`outermost;...;innermost N`) for flamegraph.pl or speedscope."""
+    from pagecols import analyze, render
+
+    try:
+        render.emit_folded(analyze.folded(src, weight=weight), out)  # type: ignore[arg-type]
+    except PagecolsError as e:
+        fail(e)
+
+
+@app.command()
+def frag(
+    src: DumpArgument,
+    *,
+    part: Annotated[
+        str | None,
+        typer.Option("--part", help="summary, stacks or blocks [default: summary and stacks; summary with -f/-o]"),
+    ] = None,
+    limit: LimitOption = 10,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+) -> None:
+    """Pageblock fragmentation: mixed blocks per migratetype, and the stacks that mixed them."""
+    from pagecols import analyze, render
+
+    reports = {
+        "summary": ("mixed pageblocks by pageblock migratetype", analyze.frag),
+        "stacks": ("stacks with pages in pageblocks of another migratetype", analyze.frag_stacks),
+        "blocks": ("pageblocks", analyze.frag_blocks),
+    }
+    if part is not None and part not in reports:
+        fail(UsageError(f"unknown part `{part}`; parts: {', '.join(reports)}"))
+    parts = [part] if part else (["summary", "stacks"] if fmt == "table" and out is None else ["summary"])
+    try:
+        for i, name in enumerate(parts):
+            title, report = reports[name]
+            if len(parts) > 1:
+                render.heading(title, first=i == 0)
+            table = report(src) if name != "stacks" else analyze.frag_stacks(src, n=None)
+            render.emit(table, fmt=fmt, path=out, limit=0 if name == "summary" else limit, title=f"{title}: {src}")
+    except PagecolsError as e:
+        fail(e)
+
+
+@app.command()
+def query(
+    src: SrcArgument,
+    sql: Annotated[str, typer.Argument(help='SQL over `pages` (one row per record) and `stacks`; quote "where"')],
+    *,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+) -> None:
+    """Polars SQL over a dump: the tables `pages` and `stacks`."""
+    from pagecols import analyze, render
+
+    try:
+        render.emit(analyze.query(src, sql), fmt=fmt, path=out, title=sql)
+    except PagecolsError as e:
+        fail(e)
+
+
+plot_app = typer.Typer(help="Pictures of a dump: PNG, SVG or PDF by the output's suffix.", no_args_is_help=True)
+app.add_typer(plot_app, name="plot")
+PlotOut = Annotated[Path, typer.Option("-o", "--out", help="image to write: .png, .svg or .pdf")]
+TitleOption = Annotated[str | None, typer.Option("--title", help="title [default: names the dump]")]
+
+
+@plot_app.command("timeline")
+def plot_timeline(
+    src: DumpArgument,
+    *,
+    out: PlotOut,
+    split: Annotated[str, typer.Option("--split", help="one key: comm, allocator, where, memcg, ...")] = "comm",
+    groups: Annotated[int, typer.Option("--groups", min=1, help="values of --split drawn; the rest is (other)")] = 6,
+    title: TitleOption = None,
+) -> None:
+    """Memory still allocated, by allocation time, stacked by the top comms (or --split)."""
+    from pagecols import plot
+
+    try:
+        plot.timeline(src, out, split=split, groups=groups, title=title)
+    except PagecolsError as e:
+        fail(e)
+
+
+@plot_app.command("top")
+def plot_top(
+    src: SrcArgument,
+    *,
+    out: PlotOut,
+    by: ByOption = None,
+    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="bars to draw")] = 15,
+    title: TitleOption = None,
+) -> None:
+    """Horizontal bars of the groups holding the most MiB (by `where` unless --by)."""
+    from pagecols import plot
+
+    try:
+        plot.top(src, out, by=by or ["where"], n=limit, title=title)
+    except PagecolsError as e:
+        fail(e)
+
 
 def main() -> None:
     app()

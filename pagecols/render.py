@@ -7,13 +7,15 @@ two spaces between columns, ``-`` for a null, stacks one frame per line.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import IO, Any, Final, Literal
 
 import polars as pl
 
+from pagecols.analyze import write_folded
 from pagecols.errors import UsageError
 
 Format = Literal["table", "csv", "json", "parquet"]
@@ -144,3 +146,69 @@ def render(
             stream.write(plain_table(frame))
         for note in footer:
             stream.write(note + "\n")
+
+
+# --- what the CLI prints around a report ------------------------------------------------------
+
+
+def emit(
+    frame: pl.DataFrame,
+    *,
+    fmt: str = "table",
+    path: str | os.PathLike[str] | None = None,
+    limit: int = 0,
+    title: str | None = None,
+    footer: Sequence[str] = (),
+) -> None:
+    """:func:`render` for the CLI: the first ``limit`` rows (0: all) to ``path`` or stdout."""
+    shown = frame if limit == 0 else frame.head(limit)
+    with _quiet_pipe():
+        render(shown, fmt=fmt, path=path, title=title, footer=footer)
+
+
+def emit_folded(frame: pl.DataFrame, path: str | os.PathLike[str] | None = None) -> None:
+    """Folded stacks as ``stack weight`` lines to ``path`` or stdout."""
+    if path is not None:
+        with open(path, "w", encoding="utf-8", newline="\n") as fh:
+            write_folded(frame, fh)
+        return
+    with _quiet_pipe():
+        write_folded(frame, sys.stdout)
+        sys.stdout.flush()
+
+
+def heading(text: str, *, first: bool) -> None:
+    """A section heading between the tables of a report with several."""
+    with _quiet_pipe():
+        sys.stdout.write(("" if first else "\n") + f"# {text}\n")
+
+
+def _number(value: float | int | None, spec: str = "") -> str:
+    return _NULL if value is None else format(value, spec)
+
+
+def top_footer(totals: dict[str, Any], shown: int) -> list[str]:
+    """The totals line under ``top``: everything, not only the rows shown."""
+    return [
+        f"total: {_number(totals['pages'])} pages ({_number(totals['mib'], ',.2f')} MiB), "
+        f"{_number(totals['allocations'])} allocations in {totals['groups']} groups; {shown} shown"
+    ]
+
+
+def diff_footer(totals: dict[str, Any]) -> list[str]:
+    """The totals line under ``diff``: how much memory the two dumps differ by."""
+    return [
+        f"total: {_number(totals['pages_old'])} -> {_number(totals['pages_new'])} pages, "
+        f"{_number(totals['delta_pages'], '+d')} pages ({_number(totals['delta_mib'], '+,.2f')} MiB); "
+        f"{totals['appeared']} appeared, {totals['vanished']} vanished"
+    ]
+
+
+@contextlib.contextmanager
+def _quiet_pipe() -> Iterator[None]:
+    """`pagecols top x | head` is normal use: a closed stdout ends the output quietly."""
+    try:
+        yield
+    except BrokenPipeError:
+        # Point stdout at devnull so the interpreter's exit flush stays quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
