@@ -23,7 +23,18 @@ _EXPORTS = {
     "UsageError": "pagecols.errors",
 }
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [
+    "InputError",
+    "PagecolsError",
+    "ParseError",
+    "UsageError",
+    "__version__",
+    "cat",
+    "convert",
+    "info",
+    "read_dump",
+    "scan",
+]
 
 if TYPE_CHECKING:
     from pagecols.errors import InputError, PagecolsError, ParseError, UsageError

@@ -39,7 +39,7 @@ SINGLE_KINDS = (Kind.HEADER, Kind.PFN, Kind.HANDLE, Kind.MIGRATE, Kind.SLAB, Kin
 
 # --- header fields (spec A.2) --------------------------------------------------------------
 # Page allocated via order 5, mask 0x2cc1(GFP_KERNEL|GFP_DMA|__GFP_NOWARN), pid 1, tgid 1 (swapper/0), ts 1245636405 ns
-# Page allocated via order 0, mask 0x100cca(GFP_HIGHUSER_MOVABLE), pid 2345, tgid 2301 (Web Content), ts 5 ns, free_ts 0 ns
+# Page allocated via order 0, mask 0x100cca(GFP_HIGHUSER_MOVABLE), pid 2345, tgid 2301 (Web Content), ts 5 ns, free_ts 0 ns  # noqa: E501
 # Page allocated via order 0, mask 0x200d2                          (3.19-4.5: no flag names)
 HDR_ORDER = r"^Page allocated via order ([0-9]+), mask "
 HDR_MASK = r"^Page allocated via order [0-9]+, mask 0x([0-9a-f]+)"

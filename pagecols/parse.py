@@ -410,10 +410,10 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
     cols["allocator"] = allocator_names(is_cma, is_slab, vmalloc)
 
     # --- trailers -----------------------------------------------------------------------------------
-    tr = _parse_trailers(lines, line_of, nrec)
-    for rec_set, line_set in tr.pop("_bad"):
+    trailers, malformed = _parse_trailers(lines, line_of, nrec)
+    for rec_set, line_set in malformed:
         flag(rec_set, _BAD_TRAILER, line_set)
-    cols.update(tr)
+    cols.update(trailers)
     cols["blank_after"] = pa.array(blank_after.astype(np.uint32))
 
     # --- records that keep their text ----------------------------------------------------------------
@@ -534,7 +534,10 @@ def _parse_pfn(lines: pl.Series) -> pl.DataFrame:
     )
 
 
-def _parse_trailers(lines: _Lines, line_of: dict[Kind, I64], nrec: int) -> dict[str, pa.Array]:
+def _parse_trailers(
+    lines: _Lines, line_of: dict[Kind, I64], nrec: int
+) -> tuple[dict[str, pa.Array], list[tuple[I64, I64]]]:
+    """Trailer columns, and the (records, lines) whose trailer line is malformed."""
     out: dict[str, pa.Array] = {}
     bad: list[tuple[I64, I64]] = []
 
@@ -567,15 +570,14 @@ def _parse_trailers(lines: _Lines, line_of: dict[Kind, I64], nrec: int) -> dict[
     out["memcg"] = _spread(m.struct.field("3").to_arrow(), recs, nrec)
     out["memcg_via_objcg"] = _spread(m.struct.field("1").is_not_null().to_arrow(), recs, nrec)
     out["memcg_offline"] = _spread(m.struct.field("2").is_not_null().to_arrow(), recs, nrec)
-    out["_bad"] = bad  # type: ignore[assignment]
-    return out
+    return out, bad
 
 
 def _eras(cols: dict[str, pa.Array], ok: Bools) -> Counter[str]:
     """Count records by header era (spec A.2/A.3), from which fields the kernel printed."""
 
     def has(name: str) -> Bools:
-        return ~cols[name].is_null().to_numpy(zero_copy_only=False)
+        return np.asarray(~cols[name].is_null().to_numpy(zero_copy_only=False), dtype=bool)
 
     gfp, pid, tgid, free_ts, handle = has("gfp_flags"), has("pid"), has("tgid"), has("free_ts"), has("handle")
     hex_pfn = cols["pfn_hex"].fill_null(False).to_numpy(zero_copy_only=False)

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from pagecols.errors import InputError
 
@@ -58,15 +58,15 @@ def open_binary(source: str | os.PathLike[str]) -> tuple[BinaryIO, str | None]:
         raw: BinaryIO = sys.stdin.buffer if str(source) == "-" else open(source, "rb")  # noqa: SIM115
     except OSError as e:
         raise InputError(f"cannot open {name}: {e.strerror}") from e
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, raw))
     kind = sniff(buffered.peek(6)[:6])
     stream: BinaryIO
     if kind == "gzip":
-        stream = gzip.GzipFile(fileobj=buffered)
+        stream = cast(BinaryIO, gzip.GzipFile(fileobj=buffered))
     elif kind == "xz":
-        stream = lzma.LZMAFile(buffered)
+        stream = cast(BinaryIO, lzma.LZMAFile(buffered))  # noqa: SIM115 - returned; the caller closes it
     elif kind == "bzip2":
-        stream = bz2.BZ2File(buffered)
+        stream = cast(BinaryIO, bz2.BZ2File(buffered))
     elif kind == "zstd":
         import zstandard
 

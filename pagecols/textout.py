@@ -128,12 +128,12 @@ def _concatenated(arr: pa.Array | pa.ChunkedArray) -> bytes:
     """The bytes of all strings of ``arr`` in order, taken straight from the Arrow buffers."""
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     out = []
-    for chunk in chunks:
-        chunk = chunk.cast(pa.large_string())
-        if len(chunk) == 0:
+    for piece in chunks:
+        text = piece.cast(pa.large_string())
+        if len(text) == 0:
             continue
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
-        out.append(chunk.buffers()[2].slice(offsets[0], offsets[-1] - offsets[0]).to_pybytes())
+        offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset : text.offset + len(text) + 1]
+        out.append(text.buffers()[2].slice(offsets[0], offsets[-1] - offsets[0]).to_pybytes())
     return b"".join(out)
 
 
