@@ -211,7 +211,12 @@ def _parse_headers(lines: pl.Series) -> pl.DataFrame:
             ts=line.str.extract(F.HDR_TS, 1),
             free_ts=line.str.extract(F.HDR_FREE_TS, 1),
         )
-        .with_columns(_ok=(_render_header_strings() == line).fill_null(False))
+        .with_columns(
+            # An empty number renders back too; it is malformed all the same.
+            _ok=(
+                (_render_header_strings() == line) & ~pl.any_horizontal((f(c) == "").fill_null(False) for c in _NUMERIC)
+            ).fill_null(False)
+        )
         .drop("p0", "p1", "p2", "p3")
         .collect()
     )
@@ -434,7 +439,9 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
     ]
 
     batch = pa.RecordBatch.from_arrays([cols[f.name].cast(f.type) for f in WRITE_SCHEMA], schema=WRITE_SCHEMA)
-    return ParsedChunk(batch, leading, n, len(err_recs), first_errors, _eras(cols, reason == _OK))
+    return ParsedChunk(
+        batch, leading, n, len(err_recs), first_errors, _eras(cols, (reason == _OK) | (reason == _LEGACY))
+    )
 
 
 def allocator_names(cma: Bools, slab: Bools, vmalloc: Bools) -> pa.Array:

@@ -15,6 +15,7 @@ import os
 import sys
 import zlib
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -51,36 +52,39 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def open_binary(source: str | os.PathLike[str]) -> tuple[BinaryIO, str | None]:
-    """The decompressed byte stream of ``source`` and the compression found."""
+@contextmanager
+def open_binary(source: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """The decompressed byte stream of ``source``; every layer is closed on exit."""
     name = describe(source)
-    try:
-        raw: BinaryIO = sys.stdin.buffer if str(source) == "-" else open(source, "rb")  # noqa: SIM115
-    except OSError as e:
-        raise InputError(f"cannot open {name}: {e.strerror}") from e
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, raw))
-    kind = sniff(buffered.peek(6)[:6])
-    stream: BinaryIO
-    if kind == "gzip":
-        stream = cast(BinaryIO, gzip.GzipFile(fileobj=buffered))
-    elif kind == "xz":
-        stream = cast(BinaryIO, lzma.LZMAFile(buffered))  # noqa: SIM115 - returned; the caller closes it
-    elif kind == "bzip2":
-        stream = cast(BinaryIO, bz2.BZ2File(buffered))
-    elif kind == "zstd":
-        import zstandard
+    with ExitStack() as stack:
+        if str(source) == "-":
+            raw: BinaryIO = sys.stdin.buffer
+        else:
+            try:
+                raw = stack.enter_context(open(source, "rb"))
+            except OSError as e:
+                raise InputError(f"cannot open {name}: {e.strerror}") from e
+        buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(io.RawIOBase, raw))
+        kind = sniff(buffered.peek(6)[:6])
+        if kind == "gzip":
+            yield stack.enter_context(cast(BinaryIO, gzip.GzipFile(fileobj=buffered)))
+        elif kind == "xz":
+            yield stack.enter_context(cast(BinaryIO, lzma.LZMAFile(buffered)))
+        elif kind == "bzip2":
+            yield stack.enter_context(cast(BinaryIO, bz2.BZ2File(buffered)))
+        elif kind == "zstd":
+            import zstandard
 
-        stream = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
-    else:
-        stream = buffered
-    return stream, kind
+            reader = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True, closefd=False)
+            yield stack.enter_context(cast(BinaryIO, reader))
+        else:
+            yield buffered
 
 
 def chunks(source: str | os.PathLike[str], *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
     """Yield the input as chunks that each start at a record (or at the file start)."""
     name = describe(source)
-    stream, _ = open_binary(source)
-    try:
+    with open_binary(source) as stream:
         carry = b""
         first = True
         while True:
@@ -108,9 +112,6 @@ def chunks(source: str | os.PathLike[str], *, chunk_bytes: int = CHUNK_BYTES) ->
             del data[cut:]
             yield Chunk(data, first, False)
             first = False
-    finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
 
 
 def _normalise_line_ends(data: bytearray) -> None:
