@@ -590,6 +590,74 @@ def frag_stacks(source: Source | Table, *, n: int | None = 20, page_size: int = 
     return lf.collect()
 
 
+# --- timeline -----------------------------------------------------------------------------------
+
+OTHER: Final = "(other)"
+
+
+def timeline(
+    source: Source | Table,
+    *,
+    split: str = "comm",
+    groups: int = 6,
+    bins: int = 200,
+    page_size: int = PAGE_SIZE,
+) -> pl.DataFrame:
+    """Memory still allocated at dump time, by allocation time: the data of ``plot timeline``.
+
+    One row per series and time bin: ``series`` (a value of the ``split`` key among the
+    ``groups`` holding the most pages, or ``(other)``), ``rank`` (0 for the largest, the
+    other series last), ``until_s`` (the bin's end, seconds since boot), and ``pages``
+    and ``mib`` allocated up to then, cumulative, so the last bin of every series adds
+    up to the dump's total.  A ``stack`` split names a series by its ``stack_hash``.
+    """
+    table = load(source)
+    if table.kind != "records":
+        raise UsageError(f"{table.name} is a stack file: it has no allocation times")
+    if bins < 1 or groups < 1:
+        raise UsageError("`bins` and `groups` must be at least 1")
+    keys = resolve_keys(table, split)
+    if len(keys) != 1:
+        raise UsageError("`split` takes one key")
+    column = "stack_hash" if keys[0] == "stack" else keys[0]
+    chosen = top(table, by=keys, n=groups, page_size=page_size).select(column).with_row_index("rank")
+
+    lf = table.frame.filter(pl.col("ts").is_not_null())
+    if column == "where":
+        lf = with_where(lf)
+    span = lf.select(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi"), pl.len()).collect()
+    lo, hi, count = span.row(0)
+    if count == 0:
+        raise InputError(f"{table.name}: the dump has no allocation times (kernels before 5.11 print none)")
+    width = max(1.0, (hi - lo) / bins)
+    other = chosen.height
+    binned = (
+        lf.join(chosen.lazy(), on=column, how="left", nulls_equal=True)
+        .with_columns(
+            pl.col("rank").fill_null(other).cast(pl.UInt32),
+            bin=((pl.col("ts") - lo).cast(pl.Float64) / width).floor().cast(pl.Int64).clip(0, bins - 1),
+        )
+        .group_by("rank", "bin")
+        .agg(pl.col("pages").sum().cast(pl.Int64))
+    )
+    names = chosen.select("rank", pl.col(column).cast(pl.String).fill_null("(none)").alias("series")).vstack(
+        pl.DataFrame({"rank": [other], "series": [OTHER]}, schema={"rank": pl.UInt32, "series": pl.String})
+    )
+    grid = names.lazy().join(pl.LazyFrame({"bin": pl.int_range(0, bins, eager=True)}), how="cross")
+    return (
+        grid.join(binned, on=["rank", "bin"], how="left")
+        .with_columns(pl.col("pages").fill_null(0))
+        .sort("rank", "bin")
+        .with_columns(pl.col("pages").cum_sum().over("rank"))
+        .with_columns(
+            until_s=(lo + width * (pl.col("bin") + 1)) / 1e9,
+            mib=pl.col("pages").cast(pl.Float64) * page_size / _MIB,
+        )
+        .select("series", "rank", "until_s", "pages", "mib")
+        .collect()
+    )
+
+
 # --- decoded columns and SQL --------------------------------------------------------------------
 
 

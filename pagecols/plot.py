@@ -16,14 +16,13 @@ import numpy as np
 import polars as pl
 
 from pagecols import analyze
-from pagecols.errors import InputError, UsageError
+from pagecols.errors import InputError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 _MIB: Final = 1 << 20
 _LABEL_CHARS: Final = 60
-_OTHER: Final = "(other)"
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -72,7 +71,7 @@ def _labels(table: pl.DataFrame, keys: list[str]) -> list[str]:
     parts = [
         pl.concat_str(_stack_label(pl.col("stack")), pl.lit(" "), short_hash)
         if key == "stack"
-        else pl.col(key).cast(pl.String).fill_null("-")
+        else pl.col(key).cast(pl.String).fill_null("(none)")
         for key in keys
     ]
     joined = table.select(pl.concat_str(parts, separator=" / ").alias("label")).to_series()
@@ -130,43 +129,21 @@ def timeline(
     allocated before *t*: steps show when the memory that stayed was taken.
     """
     table = analyze.load(source)
-    if table.kind != "records":
-        raise UsageError(f"{table.name} is a stack file: it has no allocation times to plot")
-    key = analyze.resolve_keys(table, split)
-    if len(key) != 1:
-        raise UsageError("`split` takes one key")
-    top = analyze.top(table, by=key, n=groups, page_size=page_size)
-    labels = _labels(top, key)
-    column = "stack_hash" if key[0] == "stack" else key[0]
-    label_index = {value: i for i, value in enumerate(top[column].to_list())}
-
-    lf = table.frame.filter(pl.col("ts").is_not_null())
-    if key[0] == "where":
-        lf = analyze.with_where(lf)
-    span = lf.select(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi"), pl.len()).collect()
-    lo, hi, count = span.row(0)
-    if count == 0:
-        raise InputError(f"{table.name}: the dump has no allocation times (kernels before 5.11 print none)")
-    width = max(1.0, (hi - lo) / bins)
-    other = len(label_index)
-    binned = (
-        lf.with_columns(
-            bin=((pl.col("ts") - lo).cast(pl.Float64) / width).floor().cast(pl.Int64).clip(0, bins - 1),
-            series=pl.col(column)
-            .replace_strict(list(label_index), list(label_index.values()), default=other, return_dtype=pl.Int64)
-            .fill_null(other),
-        )
-        .group_by("bin", "series")
-        .agg(pl.col("pages").sum())
-        .collect()
-    )
-    n_series = len(label_index) + 1
-    grid = np.zeros((n_series, bins))
-    grid[binned["series"].to_numpy(), binned["bin"].to_numpy()] = binned["pages"].to_numpy()
-    curves = np.cumsum(grid, axis=1) * page_size / _MIB
-    names: list[str] = [*labels, _OTHER]
-    keep = [i for i in range(n_series) if curves[i, -1] > 0]
-    x = (lo + width * (np.arange(bins) + 1)) / 1e9
+    data = analyze.timeline(table, split=split, groups=groups, bins=bins, page_size=page_size)
+    key = analyze.resolve_keys(table, split)[0]
+    if key == "stack":
+        # Name each stack series as `plot top` does: its first frames and hash head.
+        top = analyze.top(table, by="stack", n=groups, page_size=page_size)
+        named = dict(zip(top["stack_hash"].cast(pl.String).to_list(), _labels(top, ["stack"]), strict=True))
+    else:
+        named = {}
+    ranks = data["rank"].unique().sort().to_list()
+    curves = np.stack([data.filter(pl.col("rank") == r)["mib"].to_numpy() for r in ranks])
+    x = data.filter(pl.col("rank") == ranks[0])["until_s"].to_numpy()
+    names = [data.filter(pl.col("rank") == r)["series"][0] for r in ranks]
+    names = [named.get(name, _shorten(name)) for name in names]
+    keep = [i for i in range(len(ranks)) if curves[i, -1] > 0]
+    start = x[0] - (x[1] - x[0] if len(x) > 1 else 0)
 
     fig = _figure(11, 5.5)
     ax = fig.add_subplot()
@@ -175,9 +152,9 @@ def timeline(
     ax.stackplot(x, curves[keep], labels=shown, step="post", alpha=0.85)
     ax.set_xlabel("allocation time (seconds since boot)")
     ax.set_ylabel("MiB still allocated")
-    ax.set_xlim(lo / 1e9, x[-1])
+    ax.set_xlim(start, x[-1])
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title=key[0], title_fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title=key, title_fontsize=8)
     ax.set_title(title or f"{table.name}: memory still allocated, by allocation time")
     _save(fig, out)
     return fig
