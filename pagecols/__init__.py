@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 # does not pay for matplotlib or the report code.
 _EXPORTS = {
     "convert": "pagecols.ingest",
-    "info": "pagecols.ingest",
+    "info": "pagecols.frames",
     "cat": "pagecols.textout",
     "scan": "pagecols.frames",
     "read_dump": "pagecols.frames",
@@ -38,8 +38,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from pagecols.errors import InputError, PagecolsError, ParseError, UsageError
-    from pagecols.frames import read_dump, scan
-    from pagecols.ingest import convert, info
+    from pagecols.frames import info, read_dump, scan
+    from pagecols.ingest import convert
     from pagecols.textout import cat
 
 

@@ -74,7 +74,8 @@ PFN_LEGACY = r"^PFN ([0-9]+) Block ([0-9]+) type "
 # --- trailers (spec A.5) ------------------------------------------------------------------------
 # Charged to memcg session-2.scope
 # Charged (via objcg) to offline memcg app\x2dserver.scope
-CHARGED = r"^Charged (\(via objcg\) )?to (offline )?memcg (.*)$"
+CHARGED_VIA = "(via objcg) "
+CHARGED_OFFLINE = "offline "
 # handle: 7340039
 HANDLE = r"^handle: (0|[1-9][0-9]*)$"
 

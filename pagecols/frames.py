@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pagecols.errors import InputError
 from pagecols.schema import COLUMNS, METADATA_KEY, SCHEMA_VERSION, DumpMeta
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: Assumed page size for MiB figures: page_owner dumps do not say it, and 4 KiB is what x86-64 and most arm64 use.
+PAGE_SIZE = 4096
 
 PARQUET_MAGIC = b"PAR1"
 
@@ -32,10 +37,11 @@ def is_parquet(source: str | os.PathLike[str]) -> bool:
 def dump_meta(source: str | os.PathLike[str]) -> DumpMeta:
     """The pagecols metadata of a converted file, or of a text dump (which is parsed for it)."""
     if is_parquet(source):
-        kv = pq.read_metadata(source).metadata or {}
-        if METADATA_KEY not in kv:
+        kv = pl.read_parquet_metadata(Path(source))
+        key = METADATA_KEY.decode()
+        if key not in kv:
             raise InputError(f"{source}: a Parquet file, but not one written by pagecols convert")
-        meta = DumpMeta.from_bytes(kv[METADATA_KEY])
+        meta = DumpMeta.from_bytes(kv[key])
         if meta.schema_version > SCHEMA_VERSION:
             raise InputError(
                 f"{source}: written by a newer pagecols (schema {meta.schema_version}, this one reads {SCHEMA_VERSION})"
@@ -78,3 +84,37 @@ def read_dump(source: str | os.PathLike[str]) -> pl.DataFrame:
 
 def columns_for_text() -> list[str]:
     return [c for c in COLUMNS if c not in {"line", "stack_hash", "module", "allocator", "pages", "parse_error"}]
+
+
+def info(source: str | os.PathLike[str]) -> dict[str, Any]:
+    """Records, pages, MiB, format, time span, distinct stacks and unparsed records of a dump.
+
+    On a converted file this reads four small columns and no text, and needs no pyarrow.
+    """
+    meta = dump_meta(source)
+    row = (
+        scan(source)
+        .select(
+            records=pl.len(),
+            pages=pl.col("pages").sum(),
+            ts_min=pl.col("ts").min(),
+            ts_max=pl.col("ts").max(),
+            stacks=pl.col("stack_hash").n_unique(),
+            unparsed=pl.col("parse_error").is_not_null().sum(),
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    seconds = None if row["ts_min"] is None else (row["ts_min"] / 1e9, row["ts_max"] / 1e9)
+    return {
+        "source": meta.source,
+        "format": meta.format,
+        "records": row["records"],
+        "pages": row["pages"],
+        "mib": row["pages"] * PAGE_SIZE / (1 << 20),
+        "ts_first_s": None if seconds is None else seconds[0],
+        "ts_last_s": None if seconds is None else seconds[1],
+        "span_s": None if seconds is None else seconds[1] - seconds[0],
+        "distinct_stacks": row["stacks"],
+        "unparsed": row["unparsed"],
+    }

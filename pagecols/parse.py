@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from pagecols import formats as F
 from pagecols.formats import Kind
-from pagecols.schema import ERAS, WRITE_SCHEMA
+from pagecols.schema import ERAS, write_schema
 
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -192,11 +192,16 @@ def _parse_headers(lines: pl.Series) -> pl.DataFrame:
     comm_open = f("p3").str.find(" (", literal=True)
     comm_start = comm_open + 2 + f("p0").str.len_bytes() + f("p1").str.len_bytes() + f("p2").str.len_bytes() + 6
     comm_end = line.str.find(F.COMM_CLOSE, literal=True)
+    # The timestamps follow the comm's closing "), ts " (or, before 5.18, the first ", ts ").
+    ts_at = pl.when(has_tgid).then(comm_end + 1).otherwise(line.str.find(", ts ", literal=True))
+    free_at = f("after_ts").str.find(", free_ts ", literal=True)
     strings = (
         pl.DataFrame({"line": lines})
         .lazy()
         .with_columns(parts.alias("p"))
         .unnest("p")
+        .with_columns(after_ts=line.str.slice(ts_at + 5))
+        .with_columns(free_at=free_at)
         .with_columns(
             order=f("p0").str.strip_prefix(F.HEADER_PREFIX),
             gfp_mask=pl.when(paren.is_not_null())
@@ -208,8 +213,10 @@ def _parse_headers(lines: pl.Series) -> pl.DataFrame:
             pid=pl.when(f("p2").str.starts_with("pid ")).then(f("p2").str.slice(4)),
             tgid=pl.when(has_tgid).then(f("p3").str.slice(5, comm_open - 5)),
             comm=pl.when(has_tgid & (comm_end >= comm_start)).then(line.str.slice(comm_start, comm_end - comm_start)),
-            ts=line.str.extract(F.HDR_TS, 1),
-            free_ts=line.str.extract(F.HDR_FREE_TS, 1),
+            ts=f("after_ts").str.splitn(" ", 2).struct.field("field_0"),
+            free_ts=pl.when(f("free_at").is_not_null()).then(
+                f("after_ts").str.slice(f("free_at") + len(", free_ts ")).str.strip_suffix(" ns")
+            ),
         )
         .with_columns(
             # An empty number renders back too; it is malformed all the same.
@@ -217,7 +224,7 @@ def _parse_headers(lines: pl.Series) -> pl.DataFrame:
                 (_render_header_strings() == line) & ~pl.any_horizontal((f(c) == "").fill_null(False) for c in _NUMERIC)
             ).fill_null(False)
         )
-        .drop("p0", "p1", "p2", "p3")
+        .drop("p0", "p1", "p2", "p3", "after_ts", "free_at")
         .collect()
     )
     if not strings["_ok"].all():
@@ -438,7 +445,7 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
         (int(reason_line[r]) + first_line, str(msgs[reason[r]]), lines.text(int(reason_line[r]))) for r in err_recs[:10]
     ]
 
-    batch = pa.RecordBatch.from_arrays([cols[f.name].cast(f.type) for f in WRITE_SCHEMA], schema=WRITE_SCHEMA)
+    batch = pa.RecordBatch.from_arrays([cols[f.name].cast(f.type) for f in write_schema()], schema=write_schema())
     return ParsedChunk(
         batch, leading, n, len(err_recs), first_errors, _eras(cols, (reason == _OK) | (reason == _LEGACY))
     )
@@ -454,7 +461,7 @@ def allocator_names(cma: Bools, slab: Bools, vmalloc: Bools) -> pa.Array:
 
 
 def _empty_batch() -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist([], schema=WRITE_SCHEMA)
+    return pa.RecordBatch.from_pylist([], schema=write_schema())
 
 
 def _classify(buf: npt.NDArray[np.uint8], starts: I64, blank: Bools) -> npt.NDArray[np.int8]:
@@ -571,12 +578,22 @@ def _parse_trailers(
     out["slab_cache_page"] = pa.array(slab)
 
     recs, text = take(Kind.CHARGED)
-    m = text.str.extract_groups(F.CHARGED)
-    ok = m.struct.field("3").is_not_null().to_numpy()
+    # Charged [(via objcg) ]to [offline ]memcg NAME
+    via = text.str.starts_with(F.CHARGED_PREFIX + F.CHARGED_VIA)
+    rest = pl.select(
+        pl.when(via)
+        .then(text.str.slice(len(F.CHARGED_PREFIX + F.CHARGED_VIA)))
+        .otherwise(text.str.slice(len(F.CHARGED_PREFIX)))
+    ).to_series()
+    to_ok = rest.str.starts_with("to ")
+    rest = rest.str.slice(3)
+    offline = rest.str.starts_with(F.CHARGED_OFFLINE)
+    rest = pl.select(pl.when(offline).then(rest.str.slice(len(F.CHARGED_OFFLINE))).otherwise(rest)).to_series()
+    ok = (to_ok & rest.str.starts_with("memcg ") & text.str.starts_with(F.CHARGED_PREFIX)).to_numpy()
     bad.append((recs[~ok], line_of[Kind.CHARGED][recs[~ok]]))
-    out["memcg"] = _spread(m.struct.field("3").to_arrow(), recs, nrec)
-    out["memcg_via_objcg"] = _spread(m.struct.field("1").is_not_null().to_arrow(), recs, nrec)
-    out["memcg_offline"] = _spread(m.struct.field("2").is_not_null().to_arrow(), recs, nrec)
+    out["memcg"] = _spread(rest.str.slice(len("memcg ")).to_arrow(), recs, nrec)
+    out["memcg_via_objcg"] = _spread(via.to_arrow(), recs, nrec)
+    out["memcg_offline"] = _spread(offline.to_arrow(), recs, nrec)
     return out, bad
 
 

@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    ARROW_SCHEMA: pa.Schema
+    WRITE_SCHEMA: pa.Schema
 
 SCHEMA_VERSION = 1
 METADATA_KEY = b"pagecols"
@@ -24,51 +29,73 @@ METADATA_KEY = b"pagecols"
 # with none of the first three is OTHERS.  Stored joined by "|".
 ALLOCATORS = ("CMA", "SLAB", "VMALLOC", "OTHERS")
 
-#: column name -> (arrow type, description).  Order is the Parquet column order.
-COLUMNS: dict[str, tuple[pa.DataType, str]] = {
-    "record": (pa.uint64(), "0-based position of the record in the input"),
-    "line": (pa.uint64(), "1-based input line of the record's first line"),
-    "pfn": (pa.uint64(), "page frame number of the (head) page; null without a PFN line"),
-    "order": (pa.uint8(), "allocation order"),
-    "pages": (pa.uint64(), "base pages in the allocation, 2**order"),
-    "gfp_mask": (pa.uint64(), "the gfp mask as a number"),
-    "gfp_flags": (pa.string(), "the gfp flag names as printed, joined by '|'; null before 4.6"),
-    "pid": (pa.int32(), "pid of the allocating task; null before 5.11"),
-    "tgid": (pa.int32(), "tgid of the allocating task; null before 5.18"),
-    "comm": (pa.string(), "command name of the allocating task; null before 5.18"),
-    "ts": (pa.uint64(), "allocation time, ns since boot; null before 5.11"),
-    "free_ts": (pa.uint64(), "time of the page's previous free, ns; null before 5.12 and from 6.7"),
-    "pfn_hex": (pa.bool_(), "the PFN was printed in hex (6.5+)"),
-    "migratetype": (pa.string(), "the page's migratetype (from its gfp mask)"),
-    "block": (pa.uint64(), "pageblock number, pfn >> pageblock_order"),
-    "block_migratetype": (pa.string(), "the pageblock's migratetype"),
-    "page_flags": (pa.string(), "the page flags as printed after 'Flags '"),
-    "allocator": (pa.string(), "CMA, SLAB, VMALLOC joined by '|', else OTHERS (spec B.4)"),
-    "stack": (pa.string(), "the stack lines as printed (leading space kept), joined by '\\n'"),
-    "stack_hash": (pa.uint64(), "64-bit BLAKE2b of `stack`: stable across files and versions"),
-    "module": (pa.string(), "first `[module]` among the frames, else 'vmlinux'"),
-    "handle": (pa.uint32(), "stack depot handle (2026 mm tree, mode=handle|stack_handle)"),
-    "migrate_reason": (pa.string(), "last migrate reason, when the page was migrated"),
-    "slab_cache_page": (pa.bool_(), "the record has a 'Slab cache page' line"),
-    "memcg": (pa.string(), "name of the memcg the page is charged to"),
-    "memcg_via_objcg": (pa.bool_(), "charged '(via objcg) '; null when not charged"),
-    "memcg_offline": (pa.bool_(), "the memcg was 'offline '; null when not charged"),
-    "blank_after": (
-        pa.uint32(),
-        "blank lines after the record (1 normally, 0 on an unterminated last record)",
-    ),
-    "raw": (pa.string(), "the record's exact text when the columns cannot render it; else null"),
-    "parse_error": (pa.string(), "why the record did not parse; null when it did"),
+#: column name -> (Arrow type name, description).  Order is the Parquet column order.
+#: Types are named, not imported, so that reading a converted file (``info``) needs no pyarrow.
+COLUMNS: dict[str, tuple[str, str]] = {
+    "record": ("uint64", "0-based position of the record in the input"),
+    "line": ("uint64", "1-based input line of the record's first line"),
+    "pfn": ("uint64", "page frame number of the (head) page; null without a PFN line"),
+    "order": ("uint8", "allocation order"),
+    "pages": ("uint64", "base pages in the allocation, 2**order"),
+    "gfp_mask": ("uint64", "the gfp mask as a number"),
+    "gfp_flags": ("string", "the gfp flag names as printed, joined by '|'; null before 4.6"),
+    "pid": ("int32", "pid of the allocating task; null before 5.11"),
+    "tgid": ("int32", "tgid of the allocating task; null before 5.18"),
+    "comm": ("string", "command name of the allocating task; null before 5.18"),
+    "ts": ("uint64", "allocation time, ns since boot; null before 5.11"),
+    "free_ts": ("uint64", "time of the page's previous free, ns; null before 5.12 and from 6.7"),
+    "pfn_hex": ("bool_", "the PFN was printed in hex (6.5+)"),
+    "migratetype": ("string", "the page's migratetype (from its gfp mask)"),
+    "block": ("uint64", "pageblock number, pfn >> pageblock_order"),
+    "block_migratetype": ("string", "the pageblock's migratetype"),
+    "page_flags": ("string", "the page flags as printed after 'Flags '"),
+    "allocator": ("string", "CMA, SLAB, VMALLOC joined by '|', else OTHERS (spec B.4)"),
+    "stack": ("string", "the stack lines as printed (leading space kept), joined by '\\n'"),
+    "stack_hash": ("uint64", "64-bit BLAKE2b of `stack`: stable across files and versions"),
+    "module": ("string", "first `[module]` among the frames, else 'vmlinux'"),
+    "handle": ("uint32", "stack depot handle (2026 mm tree, mode=handle|stack_handle)"),
+    "migrate_reason": ("string", "last migrate reason, when the page was migrated"),
+    "slab_cache_page": ("bool_", "the record has a 'Slab cache page' line"),
+    "memcg": ("string", "name of the memcg the page is charged to"),
+    "memcg_via_objcg": ("bool_", "charged '(via objcg) '; null when not charged"),
+    "memcg_offline": ("bool_", "the memcg was 'offline '; null when not charged"),
+    "blank_after": ("uint32", "blank lines after the record (1 normally, 0 on an unterminated last record)"),
+    "raw": ("string", "the record's exact text when the columns cannot render it; else null"),
+    "parse_error": ("string", "why the record did not parse; null when it did"),
 }
 
-ARROW_SCHEMA = pa.schema([pa.field(name, typ) for name, (typ, _) in COLUMNS.items()])
 
-#: The batches the parser makes: ``stack`` stays dictionary-encoded from the parser to the
-#: Parquet writer (one copy of each distinct stack per row group).  The file does not store
-#: this Arrow schema, so readers see ``stack`` as the plain string of ARROW_SCHEMA.
-WRITE_SCHEMA = pa.schema(
-    [pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name == "stack" else f for f in ARROW_SCHEMA]
-)
+@cache
+def arrow_schema() -> pa.Schema:
+    """The table's Arrow schema: what ``scan`` and ``read_dump`` return."""
+    import pyarrow as pa
+
+    return pa.schema([pa.field(name, getattr(pa, typ)()) for name, (typ, _) in COLUMNS.items()])
+
+
+@cache
+def write_schema() -> pa.Schema:
+    """The batches the parser makes.
+
+    ``stack`` stays dictionary-encoded from the parser to the Parquet writer (one
+    copy of each distinct stack per row group).  The file does not store this
+    Arrow schema, so readers see ``stack`` as the plain string of :func:`arrow_schema`.
+    """
+    import pyarrow as pa
+
+    return pa.schema(
+        [pa.field(f.name, pa.dictionary(pa.int32(), f.type)) if f.name == "stack" else f for f in arrow_schema()]
+    )
+
+
+def __getattr__(name: str) -> Any:
+    # ARROW_SCHEMA and WRITE_SCHEMA read like constants but are built on first use.
+    if name == "ARROW_SCHEMA":
+        return arrow_schema()
+    if name == "WRITE_SCHEMA":
+        return write_schema()
+    raise AttributeError(f"module 'pagecols.schema' has no attribute {name!r}")
+
 
 #: Columns whose values repeat a lot; written dictionary-encoded to Parquet.
 DICTIONARY_COLUMNS = (
@@ -112,7 +139,7 @@ class DumpMeta:
         return json.dumps(body, sort_keys=True).encode()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> DumpMeta:
+    def from_bytes(cls, data: bytes | str) -> DumpMeta:
         body = json.loads(data)
         known = {"schema_version", "source", "format", "records", "leading_blank_lines"}
         return cls(
