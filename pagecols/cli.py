@@ -59,10 +59,10 @@ def info(
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Records, pages, MiB, format, time span, distinct stacks, unparsed records."""
-    from pagecols import ingest
+    from pagecols import frames
 
     try:
-        facts = ingest.info(src)
+        facts = frames.info(src)
     except PagecolsError as e:
         fail(e)
     if json_out:
