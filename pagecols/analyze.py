@@ -24,7 +24,7 @@ from typing import IO, Final, Literal
 import polars as pl
 import polars.exceptions as plx
 
-from pagecols import formats, frames
+from pagecols import formats
 from pagecols import stacks as stk
 from pagecols.errors import InputError, UsageError
 
@@ -180,6 +180,9 @@ def load(source: Source | Table) -> Table:
 
 
 def _scan_dump(path: str) -> pl.LazyFrame:
+    # Late: frames needs pyarrow, a third of a report's start-up.
+    from pagecols import frames
+
     return frames.scan(path)
 
 

@@ -31,7 +31,7 @@ from typing import BinaryIO, Final, cast
 
 import polars as pl
 
-from pagecols import frames, parse, source
+from pagecols import source
 from pagecols.errors import InputError, ParseError, UsageError
 
 #: The stacks-table shape.  ``pages`` and ``allocations`` are null where the
@@ -93,8 +93,10 @@ def sniff(path: str | os.PathLike[str]) -> str:
     Decided on the first non-blank line, so a renamed or compressed file is still
     recognised.
     """
-    if frames.is_parquet(path):
-        return "parquet"
+    if str(path) != "-":
+        with open(path, "rb") as fh:
+            if fh.read(4) == b"PAR1":
+                return "parquet"
     head = _read_all(path, 64 * 1024)
     for raw_line in head.split(b"\n"):
         line = raw_line.rstrip(b"\r")
@@ -115,7 +117,10 @@ def hash_stacks(stacks: pl.Series) -> pl.Series:
     Equal hashes across a dump and a stack file are what lets ``diff`` compare them.
     Called on unique stacks only: a stack file has thousands, not millions.
     """
-    values = [None if s is None else parse.stack_hash(s) for s in stacks.to_list()]
+    # Late: the parser pulls in pyarrow, which a report on Parquet never needs.
+    from pagecols.parse import stack_hash
+
+    values = [None if s is None else stack_hash(s) for s in stacks.to_list()]
     return pl.Series(stacks.name or "stack_hash", values, dtype=pl.UInt64)
 
 
