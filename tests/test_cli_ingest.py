@@ -1,0 +1,163 @@
+"""`pagecols convert`, `info` and `cat` as a user runs them: exact output, exit codes, files left behind."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pagecols import synth
+from pagecols.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def dump(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "dump.txt"
+    synth.write_dump(path, records=400, seed=5, era="5.18")
+    return path
+
+
+def test_convert_then_info_then_cat(tmp_path: Path, dump: Path) -> None:
+    out = tmp_path / "d.parquet"
+    result = runner.invoke(app, ["convert", str(dump), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""  # convert prints nothing on stdout
+    assert out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["d.parquet"], "no temporary file left behind"
+
+    info = runner.invoke(app, ["info", "--json", str(out)])
+    assert info.exit_code == 0
+    facts = json.loads(info.stdout)
+    assert facts["records"] == 400
+    assert facts["format"] == "5.18"
+    assert facts["unparsed"] == 0
+    assert facts["mib"] == facts["pages"] * 4096 / 2**20
+
+    cat = subprocess.run([sys.executable, "-m", "pagecols", "cat", str(out)], capture_output=True, check=True)
+    assert cat.stdout == dump.read_bytes()
+
+
+def test_info_table_is_aligned(dump: Path) -> None:
+    result = runner.invoke(app, ["info", str(dump)])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == [
+        "source",
+        "format",
+        "records",
+        "pages",
+        "mib",
+        "ts_first_s",
+        "ts_last_s",
+        "span_s",
+        "distinct_stacks",
+        "unparsed",
+    ]
+    assert len({line.index(line.split()[1]) for line in lines}) == 1, "values start in one column"
+    assert "records          400" in result.stdout
+
+
+def test_convert_default_output_name(tmp_path: Path, dump: Path) -> None:
+    src = tmp_path / "machine.txt.gz"
+    src.write_bytes(gzip.compress(dump.read_bytes()))
+    assert runner.invoke(app, ["convert", str(src)]).exit_code == 0
+    assert (tmp_path / "machine.parquet").exists()
+
+
+def test_convert_from_stdin(tmp_path: Path, dump: Path) -> None:
+    out = tmp_path / "s.parquet"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pagecols", "convert", "-", "-o", str(out)],
+        input=gzip.compress(dump.read_bytes()),
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    cat = subprocess.run([sys.executable, "-m", "pagecols", "cat", str(out)], capture_output=True, check=True)
+    assert cat.stdout == dump.read_bytes()
+
+
+def test_stdin_needs_an_output_name() -> None:
+    result = runner.invoke(app, ["convert", "-"], input="")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: reading stdin: name the output with -o\n"
+
+
+def test_unparsed_records_are_counted_on_stderr(tmp_path: Path, dump: Path) -> None:
+    src = tmp_path / "mixed.txt"
+    src.write_bytes(dump.read_bytes() + b"garbage line\n\nPage allocated via order x\n")
+    out = tmp_path / "m.parquet"
+    result = runner.invoke(app, ["convert", str(src), "-o", str(out)])
+    assert result.exit_code == 0
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"{src}: 2 of 402 records did not parse; they are kept with their raw text and a parse_error"
+    total_lines = dump.read_bytes().count(b"\n")
+    assert lines[1].startswith(f"  {src}:{total_lines + 1}: record does not start with")
+    assert lines[2].startswith(f"  {src}:{total_lines + 3}: malformed header line")
+    facts = json.loads(runner.invoke(app, ["info", "--json", str(out)]).stdout)
+    assert (facts["records"], facts["unparsed"]) == (402, 2)
+
+
+def test_strict_fails_with_place_and_leaves_no_file(tmp_path: Path, dump: Path) -> None:
+    src = tmp_path / "bad.txt"
+    src.write_bytes(dump.read_bytes() + b"garbage line\n")
+    out = tmp_path / "bad.parquet"
+    result = runner.invoke(app, ["convert", "--strict", str(src), "-o", str(out)])
+    assert result.exit_code == 1
+    line = dump.read_bytes().count(b"\n") + 1
+    assert result.stderr == (
+        f"Error: {src}:{line}: record does not start with a 'Page allocated via order' header: 'garbage line'\n"
+    )
+    assert list(tmp_path.iterdir()) == [src]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty input: no page_owner records"),
+        (b"\x00\x01\x02binary\xff\xfe" * 100, "not a page_owner dump"),
+    ],
+    ids=["empty", "binary"],
+)
+def test_bad_input_is_one_error_line(tmp_path: Path, content: bytes, message: str) -> None:
+    src = tmp_path / "in"
+    src.write_bytes(content)
+    result = runner.invoke(app, ["convert", str(src), "-o", str(tmp_path / "o.parquet")])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert message in result.stderr
+    assert list(tmp_path.iterdir()) == [src]
+
+
+def test_missing_input_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["info", str(tmp_path / "nope.parquet")])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: cannot open {tmp_path / 'nope.parquet'}: No such file or directory\n"
+
+
+def test_foreign_parquet_is_refused(tmp_path: Path) -> None:
+    import polars as pl
+
+    path = tmp_path / "other.parquet"
+    pl.DataFrame({"a": [1]}).write_parquet(path)
+    result = runner.invoke(app, ["info", str(path)])
+    assert result.exit_code == 1
+    assert "not one written by pagecols convert" in result.stderr
+
+
+def test_cat_into_a_closed_pipe_is_quiet(dump: Path) -> None:
+    proc = subprocess.run(
+        f"{sys.executable} -m pagecols cat {dump} | head -c 10",
+        shell=True,
+        capture_output=True,
+        check=True,
+    )
+    assert proc.stdout == dump.read_bytes()[:10]
+    assert proc.stderr == b""
