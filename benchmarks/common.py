@@ -1,0 +1,64 @@
+"""Shared helpers for the benchmark scripts: synthetic inputs and timed whole processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+WORK = Path(os.environ.get("PAGECOLS_BENCH_DIR", "/tmp/pagecols-bench"))
+
+
+@dataclass
+class Run:
+    seconds: float
+    max_rss_mib: float
+    returncode: int
+
+
+def run(argv: list[str], *, stdout: int | None = subprocess.DEVNULL) -> Run:
+    """Run ``argv`` as its own process; wall time and that process's peak RSS (wait4)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code
+    if code != 0:
+        assert proc.stderr is not None
+        sys.exit(f"{' '.join(argv)} failed ({code}): {proc.stderr.read().decode()}")
+    return Run(seconds, usage.ru_maxrss / 1024, code)
+
+
+def pagecols(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pagecols", *args]
+
+
+def synthetic_dump(size: int, *, seed: int = 1, era: str = "5.18") -> Path:
+    """A synthetic dump of ``size`` bytes, made once and reused (same seed, same bytes)."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / f"synth-{era}-s{seed}-{size >> 20}M.txt"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        subprocess.run(
+            [sys.executable, "-m", "pagecols.synth", str(tmp), "--size", str(size), "--seed", str(seed), "--era", era],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        tmp.rename(path)
+    return path
+
+
+def warm(path: Path) -> float:
+    """Read ``path`` once to fill the page cache; then time ``cat path > /dev/null``: the physical limit."""
+    subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)
+    return run(["cat", str(path)]).seconds
+
+
+def parse_size(text: str) -> int:
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = text.strip().upper().removesuffix("B")
+    return int(float(text[:-1]) * units[text[-1]]) if text[-1] in units else int(text)
