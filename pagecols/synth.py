@@ -817,7 +817,7 @@ def _blocktypes(rng: np.random.Generator) -> np.ndarray[Any, np.dtype[np.int64]]
         at += run
     # The first pageblocks hold every type, so that a dump of a few hundred
     # records already shows them all; then a 64 MiB CMA area further up.
-    out[:8] = (_UNMOVABLE, _MOVABLE, _UNMOVABLE, _RECLAIMABLE, _CMA, _MOVABLE, _UNMOVABLE, _MOVABLE)
+    out[:8] = (_UNMOVABLE, _CMA, _MOVABLE, _RECLAIMABLE, _UNMOVABLE, _MOVABLE, _HIGHATOMIC, _MOVABLE)
     out[600:632] = _CMA
     return out
 
@@ -886,11 +886,13 @@ def _draw_batch(pool: _Pool, era: _Era, seed: int, number: int, state: _State) -
             cursor += 1
             continue
         s = picks[3][i] if off_type[i] and bt != _CMA else by_type[bt][i]
+        # A CMA area lends its pages to movable allocations, but most of it stays free.
+        gap = gaps[i] * 16 + 1 if bt == _CMA else gaps[i]
         for movable_only in (False, True):
             if movable_only:
                 s = picks[_MOVABLE][i]
             size = 1 << orders[s]
-            p = (cursor + gaps[i] + size - 1) & -size
+            p = (cursor + gap + size - 1) & -size
             if _PCI_HOLE[0] <= p < _PCI_HOLE[1] or _PCI_HOLE[0] <= p + size - 1 < _PCI_HOLE[1]:
                 p = _PCI_HOLE[1]
             # The gap or the alignment may have led into a CMA pageblock: only movable pages go there.
