@@ -626,6 +626,7 @@ def _frame_size(name: str) -> int:
     return 0x30 + (zlib.crc32(name.encode()) % 0x7D0 & ~0xF)
 
 
+@lru_cache(maxsize=1 << 16)
 def _frame_line(name: str, callee: str, site: int) -> str:
     """One ` sym+0xoff/0xsize [mod]` line; a call site's offset is fixed by caller, callee and site."""
     module = ""
@@ -722,9 +723,17 @@ def _migratetype(mask: int) -> int:
     return _MOVABLE if mask & _GFP_MOVABLE else _RECLAIMABLE if mask & _GFP_RECLAIMABLE else _UNMOVABLE
 
 
+@lru_cache(maxsize=64)
+def _cdf(weights: tuple[float, ...]) -> list[float]:
+    # Computed as numpy's Generator.choice(p=...) does, so one uniform draw picks the same item.
+    w = np.array(weights, dtype=float)
+    cdf = (w / w.sum()).cumsum()
+    cdf /= cdf[-1]
+    return [float(x) for x in cdf]
+
+
 def _weighted(rng: np.random.Generator, pairs: Sequence[tuple[Any, float]]) -> Any:
-    weights = np.array([w for _, w in pairs], dtype=float)
-    return pairs[int(rng.choice(len(pairs), p=weights / weights.sum()))][0]
+    return pairs[bisect.bisect_right(_cdf(tuple(w for _, w in pairs)), rng.random())][0]
 
 
 @lru_cache(maxsize=16)
@@ -954,6 +963,11 @@ def _draw_batch(pool: _Pool, era: _Era, seed: int, number: int, state: _State) -
     )
 
 
+def _check_seed(seed: int) -> None:
+    if seed < 0:
+        raise UsageError(f"the seed must not be negative, got {seed}")
+
+
 def _batches(seed: int, era: _Era) -> Iterator[tuple[_Pool, _Batch]]:
     pool = _pool(seed, era.name)
     state = _State()
@@ -1021,7 +1035,12 @@ def _record(pool: _Pool, era: _Era, b: _Batch, i: int) -> SynthRecord:
 def generate_records(n: int, *, seed: int = 0, era: str = "5.18") -> list[SynthRecord]:
     """The first ``n`` records of the dump ``write_dump`` makes with the same seed and era."""
     spec = _era(era)
+    _check_seed(seed)
+    if n < 0:
+        raise UsageError(f"`n` must not be negative, got {n}")
     out: list[SynthRecord] = []
+    if n == 0:
+        return out
     for pool, batch in _batches(seed, spec):
         take = min(n - len(out), _BATCH)
         out.extend(_record(pool, spec, batch, i) for i in range(take))
@@ -1037,7 +1056,12 @@ def _need(value: Any, field: str, era: _Era) -> Any:
 
 
 def render_record(rec: SynthRecord, *, era: str) -> str:
-    """The record's text as the era's kernel prints it, without the blank line after it."""
+    """The record's text as the era's kernel prints it, without the blank line after it.
+
+    ``page_flags`` and ``stack`` are era-specific text and are printed as they are;
+    the era decides which header fields and trailers appear.  A field the era
+    prints but the record lacks (None) raises :class:`UsageError`.
+    """
     e = _era(era)
     parts = [f"Page allocated via order {rec.order}, mask {rec.gfp_mask:#x}"]
     if e.gfp_names:
@@ -1215,6 +1239,7 @@ def write_dump(
     truncated; an open binary file is written to and left open.
     """
     spec = _era(era)
+    _check_seed(seed)
     if records is None and size is None:
         raise UsageError("give `records` or `size`")
     if (records is not None and records < 0) or (size is not None and size < 0):
