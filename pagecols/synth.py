@@ -7,6 +7,11 @@ trailers the kernel prints.  The same seed gives the same pages in every era;
 only the text differs (and `register_early_stack` records, which the 3.19-4.5
 kernels did not have).
 
+Eras (spec A.2/A.3): "3.19" (3.19-4.5), "4.6" (4.6-5.10), "5.11", "5.12"
+(5.12-5.17), "5.18" (5.18-6.4, the 6.3 format; alias "6.3"), "6.5" (6.5-6.6,
+PFN in hex), "6.7" (6.7+, no free_ts) and "mm-2026" (the 2026 mm tree read in
+mode=stack_handle: the stack, then ``handle: N``).
+
 Only the standard library and numpy are used, so the benchmarks can make
 their inputs without importing polars.  Records are drawn in batches of
 ``_BATCH`` with one numpy generator per batch, so the first N records do not
