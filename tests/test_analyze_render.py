@@ -39,7 +39,7 @@ def test_plain_aligns_numbers_right_and_shows_nulls() -> None:
 
 def test_plain_puts_stack_frames_on_their_own_lines() -> None:
     frame = pl.DataFrame({"stack": [" a+0x1/0x2\n b+0x3/0x4", " c+0x5/0x6"], "pages": [1, 20]})
-    assert render.plain_table(frame) == ("stack      pages\na+0x1/0x2      1\nb+0x3/0x4\n\nc+0x5/0x6     20\n"
+    assert render.plain_table(frame) == "stack      pages\na+0x1/0x2      1\nb+0x3/0x4\n\nc+0x5/0x6     20\n"
 
 
 def test_a_terminal_gets_a_rich_table_a_pipe_plain_text() -> None:
