@@ -31,11 +31,12 @@ import polars as pl
 from pagecols import frames, ingest
 from pagecols.compat.plan import Plan, parse_args
 from pagecols.compat.query import (
-    TABLE_COLUMNS,
+    Needs,
     compat_fields,
     group_and_sort,
-    needs_header,
-    stacktraces,
+    stacktrace_ranks,
+    table_columns,
+    txt_keys,
     with_empty_blocks,
 )
 from pagecols.compat.render import render
@@ -74,42 +75,61 @@ class _Loaded:
     leading_blank_lines: int
 
 
-def _from_frame(lf: pl.LazyFrame, plan: Plan, leading: int) -> _Loaded:
-    names = lf.collect_schema().names()
-    missing = [c for c in (*TABLE_COLUMNS, "stack") if c not in names]
+def _check_columns(names: Sequence[str], needs: Needs) -> None:
+    missing = [c for c in (*table_columns(needs), "stack") if c not in names]
     if missing:
         raise InputError("the table lacks column(s) " + ", ".join(f"`{c}`" for c in missing))
-    recs = compat_fields(lf, with_header=needs_header(plan)).collect()
-    stacks = lf.select("stack_hash", "stack").unique("stack_hash").collect()
-    return _Loaded(recs, stacks, leading)
 
 
-def _load(src: Source, plan: Plan) -> _Loaded:
+def _stacks(lf: pl.LazyFrame, needs: Needs) -> pl.LazyFrame:
+    if not needs.st:
+        return pl.LazyFrame(schema={"stack_hash": pl.UInt64, "stack": pl.String})
+    # The text reader may hand the stacks over dictionary-encoded (Categorical).
+    return lf.select("stack_hash", "stack").unique("stack_hash").with_columns(pl.col("stack").cast(pl.String))
+
+
+def _from_frame(lf: pl.LazyFrame, needs: Needs, leading: int) -> _Loaded:
+    _check_columns(lf.collect_schema().names(), needs)
+    has_raw = bool(lf.select(pl.col("raw").is_not_null().any()).collect().item())
+    recs = compat_fields(lf.select(table_columns(needs)), needs, has_raw=has_raw).collect()
+    return _Loaded(recs, _stacks(lf, needs).collect(), leading)
+
+
+def _load(src: Source, needs: Needs) -> _Loaded:
     """The compat records of ``src`` and its distinct stacks; the stack text is never kept per record."""
     if isinstance(src, (pl.DataFrame, pl.LazyFrame)):
-        return _from_frame(src.lazy(), plan, 0)
+        return _from_frame(src.lazy(), needs, 0)
     path = os.fspath(src)
     if frames.is_parquet(path):
-        return _from_frame(frames.scan(path), plan, frames.dump_meta(path).leading_blank_lines)
+        return _from_frame(frames.scan(path), needs, frames.dump_meta(path).leading_blank_lines)
     # A text dump is parsed batch by batch, each boiled down at once to the few compat
     # columns, so memory follows the records' size, not the text's.
     report = ingest.IngestReport(describe(path))
     recs, stacks = [], []
     for batch in ingest.iter_batches(path, report):
         lf = pl.DataFrame(pl.from_arrow(batch)).lazy()
-        recs.append(compat_fields(lf, with_header=needs_header(plan)).collect())
-        stacks.append(lf.select("stack_hash", "stack").unique("stack_hash").collect())
-    return _Loaded(pl.concat(recs), pl.concat(stacks).unique("stack_hash"), report.leading_blank_lines)
+        has_raw = batch.column("raw").null_count < batch.num_rows
+        recs.append(compat_fields(lf.select(table_columns(needs)), needs, has_raw=has_raw).collect())
+        stacks.append(_stacks(lf, needs).collect())
+    return _Loaded(
+        pl.concat(recs, how="vertical_relaxed"), pl.concat(stacks).unique("stack_hash"), report.leading_blank_lines
+    )
 
 
 def sort_table(loaded: _Loaded, plan: Plan, out: BinaryIO) -> SortResult:
     """Cull, sort and render records already loaded."""
+    needs = Needs.of(plan)
     recs = with_empty_blocks(loaded.recs, leading_blank_lines=loaded.leading_blank_lines)
-    st = stacktraces(recs, loaded.stacks)
-    groups = group_and_sort(recs, st, plan)
+    n_records = recs.height
+    st_text = txt = None
+    if needs.st:
+        recs, st_text = stacktrace_ranks(recs, loaded.stacks)
+    if needs.txt:
+        recs, txt = txt_keys(recs)
+    groups = group_and_sort(recs, plan, st_text=st_text, txt=txt)
     written = render(groups, plan, out)
     selected = int(groups.frame["num"].sum()) if groups.frame.height else 0
-    return SortResult(recs.height, selected, groups.frame.height, written)
+    return SortResult(n_records, selected, groups.frame.height, written)
 
 
 @contextlib.contextmanager
@@ -158,7 +178,7 @@ def sort(
     0
     """
     p = _as_plan(plan)
-    loaded = _load(src, p)
+    loaded = _load(src, Needs.of(p))
     if leading_blank_lines is not None:
         loaded = _Loaded(loaded.recs, loaded.stacks, leading_blank_lines)
     # The input is read whole before the sink opens, so an input error leaves no output behind.

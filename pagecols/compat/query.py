@@ -3,20 +3,26 @@
 The table (``pagecols.schema``) has clean columns; this module derives from them
 the values page_owner_sort v6.3 works with (spec B.2-B.8, DECISIONS.md §1-2):
 
-* ``txt`` is the header line, the stack lines and the trailer lines, each ending in
-  ``\\n``; ``stacktrace`` is ``txt`` after its first line.  Neither is built per
-  record: a record carries its ``header`` (only when the plan needs it) and the
-  dense rank ``st_rank`` of its stacktrace among all distinct stacktraces, which
-  are few.  Since a header holds no ``\\n``, strcmp order of ``txt`` is the order of
-  ``(header, st_rank)``, and ``header == ""`` is exactly ``txt == ""``.
 * Missing ts/free_ts count as 0, missing pid/tgid as -1, missing comm as "".
 * A row whose ``raw`` is set gets its fields from the B.3 regexes over its text.
-* ``blank_after > 1`` (and blank lines before the first record) stand for empty
+* ``blank_after > 1``, and blank lines before the first record, stand for empty
   blocks, which page_owner_sort counts as records with an empty ``txt``.
 
-Grouping runs on ids (ranks, pids, ...), never on long strings; the representative
-of a group is its first member in input order (``ord``); the final sort breaks
-ties in the cull comparator's order, which makes it total and hence stable.
+``txt`` (header, stack and trailer lines, each ending in ``\\n``) and ``stacktrace``
+(``txt`` after its first line) are never built per record for comparing:
+
+* a record carries ``st_rank``, the dense strcmp rank of its stacktrace among the
+  distinct stacktraces, which are few (a stack hash and trailers, or a raw text);
+* ``txt`` is cut as ``P + R + stacktrace``: ``P`` is the header up to the ts digits
+  (or the whole header line when it has no ts), which takes few distinct values, and
+  ``R`` is ``"<ts> ns[, free_ts <free_ts> ns]\\n"``.  When the distinct ``P`` are
+  prefix-free, strcmp order of ``txt`` is the order of ``(rank of P, R's digits as
+  numbers padded to 19 places, their lengths, st_rank)``: all integers.  Otherwise
+  (a comm holding ``, ts``, a 20-digit ts) the header strings themselves are sorted.
+
+Grouping runs on these ids, never on long strings; the representative of a group is
+its first member in input order (``ord``); the final sort is stable and breaks ties
+in the cull comparator's order.
 """
 
 from __future__ import annotations
@@ -28,34 +34,27 @@ import polars as pl
 from pagecols import textout
 from pagecols.compat.plan import CullKey, Plan, SortKey
 
-__all__ = ["Groups", "compat_fields", "group_and_sort", "stacktraces", "with_empty_blocks"]
+__all__ = [
+    "Groups",
+    "Needs",
+    "compat_fields",
+    "group_and_sort",
+    "stacktrace_ranks",
+    "table_columns",
+    "txt_keys",
+    "with_empty_blocks",
+]
 
 CMA, SLAB, VMALLOC, OTHERS = 2, 4, 8, 16
-_ALLOCATOR_BITS = {"CMA": CMA, "SLAB": SLAB, "VMALLOC": VMALLOC}
-
-# Columns of the table read per record (never `stack`: see `stacktraces`).
-TABLE_COLUMNS = (
-    "record",
-    "order",
-    "pages",
-    "gfp_mask",
-    "gfp_flags",
-    "pid",
-    "tgid",
-    "comm",
-    "ts",
-    "free_ts",
-    "allocator",
-    "stack_hash",
-    "handle",
-    "migrate_reason",
-    "slab_cache_page",
-    "memcg",
-    "memcg_via_objcg",
-    "memcg_offline",
-    "blank_after",
-    "raw",
-)
+_ALLOCATOR_BITS = {
+    "|".join(n for n, b in (("CMA", CMA), ("SLAB", SLAB), ("VMALLOC", VMALLOC)) if bits & b) or "OTHERS": bits or OTHERS
+    for bits in range(0, 16, 2)
+}
+TRAILERS = ("handle", "migrate_reason", "slab_cache_page", "memcg", "memcg_via_objcg", "memcg_offline")
+_HEADER_COLUMNS = ("order", "gfp_mask", "gfp_flags")
+# The part of a header that decides P (see the module docstring), raw rows' first line included.
+_P_KEY = ("order", "gfp_mask", "gfp_flags", "pid_p", "tgid_p", "comm_p", "has_ts", "free_p_no_ts", "raw_header")
+_POW10 = {0: 0} | {n: 10 ** (19 - n) for n in range(1, 20)}
 
 # Spec B.3 patterns, with glibc's \s spelled out (Rust's \s is Unicode) and ts without the
 # trailing comma, so that 5.11 and 6.7+ headers have a ts (DECISIONS §2).
@@ -66,6 +65,30 @@ RE_TGID = r"tgid" + _S + r"([0-9]*) "
 RE_COMM = r"tgid" + _S + r"[0-9]*" + _S + r"\((.*)\)," + _S + r"ts"
 RE_TS = r"ts" + _S + r"([0-9]*)" + _S + r"ns"
 RE_FREE_TS = r"free_ts" + _S + r"([0-9]*)" + _S + r"ns"
+
+
+@dataclass(frozen=True)
+class Needs:
+    """Which derived values a plan reads: stacktraces, and whole txt."""
+
+    st: bool
+    txt: bool
+
+    @classmethod
+    def of(cls, plan: Plan) -> Needs:
+        txt = not plan.cull or CullKey.ALLOCATOR in plan.cull or plan.needs(SortKey.TXT)
+        st = txt or CullKey.STACKTRACE in plan.cull or plan.needs(SortKey.STACKTRACE)
+        return cls(st=st, txt=txt)
+
+
+def table_columns(needs: Needs) -> list[str]:
+    """The table columns a run with these needs reads."""
+    cols = ["order", "pages", "pid", "tgid", "comm", "ts", "free_ts", "allocator", "blank_after", "raw"]
+    if needs.st:
+        cols += ["stack_hash", *TRAILERS]
+    if needs.txt:
+        cols += ["gfp_mask", "gfp_flags"]
+    return cols
 
 
 def _capture_int(txt: pl.Expr, pattern: str, dtype: type[pl.Int64] | type[pl.UInt64]) -> pl.Expr:
@@ -90,13 +113,13 @@ def _raw_fields() -> list[pl.Expr]:
         + pfn.str.contains("slab", literal=True).fill_null(False).cast(pl.UInt8) * SLAB
         + window.str.contains("alloc_pages", literal=True).fill_null(False).cast(pl.UInt8) * VMALLOC
     )
-    # C's int truncation of a long that fits (strtol succeeded but the value is not an int).
     return [
         # 2.0**k is exact in a float64 for every k <= 63.
         pl.when(order.is_between(0, 63))
         .then(pl.lit(2.0).pow(order).cast(pl.UInt64))
         .otherwise(pl.lit(0, dtype=pl.UInt64))
         .alias("_pages"),
+        # C's int truncation of a long that strtol read.
         ((pid + 2**31) % 2**32 - 2**31).cast(pl.Int32).fill_null(-1).alias("_pid"),
         ((tgid + 2**31) % 2**32 - 2**31).cast(pl.Int32).fill_null(-1).alias("_tgid"),
         txt.str.extract(RE_COMM, 1).fill_null("").alias("_comm"),
@@ -108,51 +131,60 @@ def _raw_fields() -> list[pl.Expr]:
     ]
 
 
-def _allocator_bits(col: pl.Expr) -> pl.Expr:
-    bits = sum(
-        (
-            col.str.contains(name, literal=True).fill_null(False).cast(pl.UInt8) * bit
-            for name, bit in _ALLOCATOR_BITS.items()
-        ),
-        start=pl.lit(0, dtype=pl.UInt8),
-    )
-    return pl.when(bits == 0).then(pl.lit(OTHERS, dtype=pl.UInt8)).otherwise(bits).cast(pl.UInt8)
-
-
-def compat_fields(lf: pl.LazyFrame, *, with_header: bool = False) -> pl.LazyFrame:
+def compat_fields(lf: pl.LazyFrame, needs: Needs, *, has_raw: bool = True) -> pl.LazyFrame:
     """One row per table row with the values page_owner_sort works with.
 
-    Columns: ``_rec`` (the table's ``record``), ``pages``, ``pid``, ``tgid``, ``comm``,
-    ``ts``, ``free_ts``, ``ator`` (the B.4 bitmask), ``stack_hash`` and ``tail`` (the
-    stacktrace's identity: for a parsed row its stack hash and trailer text, for a raw
-    row null and its whole stacktrace), ``blank_after``, and with ``with_header`` the
-    ``header`` line ("" when the txt is empty).
+    Always: ``pages``, ``pid``, ``tgid``, ``comm``, ``ts``, ``free_ts``, ``ator`` (the B.4
+    bitmask) and ``blank_after``.  With ``needs.st``: ``stack_hash``, the trailer
+    columns and ``raw_st`` (a raw row's stacktrace), which together say what the
+    stacktrace is.  With ``needs.txt``: the header columns as printed (``pid_p`` ...,
+    null where not printed), ``has_ts``, ``ts_p``, ``free_p`` and ``raw_header``.
+    ``has_raw=False`` skips the raw-row expressions when no row is raw.
     """
     c = pl.col
     is_raw = c("raw").is_not_null()
 
     def pick(raw_name: str, parsed: pl.Expr) -> pl.Expr:
-        return pl.when(is_raw).then(c(raw_name)).otherwise(parsed)
+        return pl.when(is_raw).then(c(raw_name)).otherwise(parsed) if has_raw else parsed
+
+    def parsed_only(expr: pl.Expr) -> pl.Expr:
+        return pl.when(is_raw).then(None).otherwise(expr) if has_raw else expr
 
     cols = [
-        c("record").cast(pl.Int64).alias("_rec"),
         pick("_pages", c("pages").fill_null(0)).cast(pl.UInt64).alias("pages"),
         pick("_pid", c("pid").fill_null(-1)).cast(pl.Int32).alias("pid"),
         pick("_tgid", c("tgid").fill_null(-1)).cast(pl.Int32).alias("tgid"),
         pick("_comm", c("comm").fill_null("")).alias("comm"),
         pick("_ts", c("ts").fill_null(0)).cast(pl.UInt64).alias("ts"),
         pick("_free_ts", c("free_ts").fill_null(0)).cast(pl.UInt64).alias("free_ts"),
-        pick("_ator", _allocator_bits(c("allocator"))).alias("ator"),
-        pl.when(is_raw).then(pl.lit(None, dtype=pl.UInt64)).otherwise(c("stack_hash")).alias("stack_hash"),
-        pick("_raw_st", textout.trailer_lines()).alias("tail"),
+        pick("_ator", c("allocator").replace_strict(_ALLOCATOR_BITS, return_dtype=pl.UInt8)).alias("ator"),
         c("blank_after").cast(pl.Int64).fill_null(1),
     ]
-    if with_header:
-        cols.append(pick("_raw_header", textout.header_line()).alias("header"))
-    # The raw-row expressions run on null strings for parsed rows, which costs next to nothing.
+    if needs.st:
+        cols += [parsed_only(c("stack_hash")).alias("stack_hash")]
+        cols += [parsed_only(c(t)).alias(t) for t in TRAILERS]
+        cols += [(c("_raw_st") if has_raw else pl.lit(None, dtype=pl.String)).alias("raw_st")]
+    if needs.txt:
+        cols += [parsed_only(c(h)).alias(h) for h in _HEADER_COLUMNS]
+        cols += [
+            parsed_only(c("pid")).alias("pid_p"),
+            parsed_only(c("tgid")).alias("tgid_p"),
+            parsed_only(c("comm")).alias("comm_p"),
+            parsed_only(c("ts")).alias("ts_p"),
+            parsed_only(c("free_ts")).alias("free_p"),
+            parsed_only(c("ts").is_not_null()).fill_null(False).alias("has_ts"),
+            (c("_raw_header") if has_raw else pl.lit(None, dtype=pl.String)).alias("raw_header"),
+        ]
+    if not has_raw:
+        return lf.select(cols)
+    # Raw rows keep their text with the PFN lines; txt is the block without them (B.2).
     return (
         lf.with_columns(_txt=(c("raw") + "\n").str.replace_all(r"(?m)^PFN[^\n]*\n", ""))
         .with_columns(_raw_fields())
+        .with_columns(
+            _raw_st=pl.when(is_raw).then(c("_raw_st")),
+            _raw_header=pl.when(is_raw).then(c("_raw_header")),
+        )
         .select(cols)
     )
 
@@ -167,65 +199,176 @@ def with_empty_blocks(recs: pl.DataFrame, *, leading_blank_lines: int = 0) -> pl
     extra = (recs["blank_after"] - 1).clip(lower_bound=0)
     n_empty = int(extra.sum() or 0) + leading_blank_lines
     if n_empty == 0:
-        return recs.drop("blank_after", "_rec").with_columns(ord=pl.int_range(0, pl.len(), dtype=pl.Int64))
+        return recs.drop("blank_after").with_columns(ord=pl.int_range(0, pl.len(), dtype=pl.Int64))
     before = extra.cum_sum() - extra + leading_blank_lines
     recs = recs.with_columns(ord=pl.int_range(0, pl.len(), dtype=pl.Int64) + before)
     owners = recs.filter(c("blank_after") > 1).select(ord=pl.int_ranges(c("ord") + 1, c("ord") + c("blank_after")))
+    recs = recs.drop("blank_after")
+    empty_values: dict[str, pl.Expr] = {
+        "pages": pl.lit(0, dtype=pl.UInt64),
+        "pid": pl.lit(-1, dtype=pl.Int32),
+        "tgid": pl.lit(-1, dtype=pl.Int32),
+        "comm": pl.lit(""),
+        "ts": pl.lit(0, dtype=pl.UInt64),
+        "free_ts": pl.lit(0, dtype=pl.UInt64),
+        "ator": pl.lit(OTHERS, dtype=pl.UInt8),
+        "raw_st": pl.lit(""),
+        "has_ts": pl.lit(False),
+        "raw_header": pl.lit(""),
+    }
     empties = pl.concat(
         [pl.DataFrame({"ord": list(range(leading_blank_lines))}, schema={"ord": pl.Int64}), owners.explode("ord")]
-    ).with_columns(
-        pages=pl.lit(0, dtype=pl.UInt64),
-        pid=pl.lit(-1, dtype=pl.Int32),
-        tgid=pl.lit(-1, dtype=pl.Int32),
-        comm=pl.lit(""),
-        ts=pl.lit(0, dtype=pl.UInt64),
-        free_ts=pl.lit(0, dtype=pl.UInt64),
-        ator=pl.lit(OTHERS, dtype=pl.UInt8),
-        stack_hash=pl.lit(None, dtype=pl.UInt64),
-        tail=pl.lit(""),
-        header=pl.lit(""),
+    ).select(
+        [
+            empty_values[name].alias(name) if name in empty_values else pl.lit(None, dtype=dtype).alias(name)
+            for name, dtype in recs.schema.items()
+            if name != "ord"
+        ]
+        + [c("ord")]
     )
-    recs = recs.drop("blank_after", "_rec")
     return pl.concat([recs, empties.select(recs.columns)]).sort("ord")
 
 
-def stacktraces(recs: pl.DataFrame, stacks: pl.DataFrame) -> pl.DataFrame:
-    """The distinct stacktraces: ``stack_hash``, ``tail``, ``st_text`` and its dense strcmp rank ``st_rank``.
+def stacktrace_ranks(recs: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+    """Give each record ``st_rank``, the dense strcmp rank (from 1) of its stacktrace.
 
-    ``stacks`` maps ``stack_hash`` to the ``stack`` text (lines joined by ``\\n``).
+    Returns the records (the stacktrace columns replaced by ``st_rank``) and the text
+    of each rank (index ``st_rank - 1``).  ``stacks`` maps ``stack_hash`` to ``stack``.
     """
     c = pl.col
-    distinct = recs.lazy().select("stack_hash", "tail").unique()
-    return (
-        distinct.join(stacks.lazy().unique("stack_hash"), on="stack_hash", how="left")
+    key = ["stack_hash", *TRAILERS, "raw_st"]
+    distinct = (
+        recs.lazy()
+        .select(key)
+        .unique()
+        .join(stacks.lazy().unique("stack_hash"), on="stack_hash", how="left")
         .with_columns(
-            st_text=pl.when(c("stack_hash").is_null())
-            .then(c("tail"))
-            .otherwise(
-                pl.concat_str(
-                    pl.when(c("stack").fill_null("") == "").then(pl.lit("")).otherwise(c("stack") + "\n"),
-                    c("tail"),
-                )
-            )
+            st_text=pl.when(c("raw_st").is_not_null())
+            .then(c("raw_st"))
+            .otherwise(pl.concat_str(textout.stack_lines().fill_null(""), textout.trailer_lines()))
         )
         .with_columns(st_rank=c("st_text").rank("dense").cast(pl.UInt32))
-        .select("stack_hash", "tail", "st_text", "st_rank")
         .collect()
     )
+    ranked = recs.join(
+        distinct.select(*key, "st_rank"), on=key, how="left", nulls_equal=True, maintain_order="left"
+    ).drop(key)
+    texts = distinct.unique("st_rank").sort("st_rank")["st_text"]
+    return ranked, texts
+
+
+def _digits(v: pl.Expr) -> pl.Expr:
+    """How many decimal digits ``v`` prints with (1 for 0)."""
+    return (1 + pl.sum_horizontal([(v >= 10**k).cast(pl.UInt8) for k in range(1, 20)])).cast(pl.UInt8)
+
+
+def _left_aligned(v: pl.Expr, digits: pl.Expr) -> pl.Expr:
+    # The digits padded with zeros to 19 places: their bytewise order, as a number.
+    return v * digits.replace_strict(_POW10, return_dtype=pl.UInt64)
+
+
+@dataclass(frozen=True)
+class TxtKeys:
+    """Columns whose joint order is strcmp order of txt (and joint equality, txt equality)."""
+
+    columns: tuple[str, ...]
+    fast: bool
+    # P text of each p_rank (index p_rank; 0 is the empty txt) on the fast path.
+    p_text: pl.Series | None
+
+
+def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
+    """Add the txt order columns (see the module docstring); drop the header columns."""
+    c = pl.col
+    lf = recs.lazy().with_columns(free_p_no_ts=pl.when(~c("has_ts")).then(c("free_p")))
+    distinct = lf.select(_P_KEY).unique().collect()
+    # P: up to the ts digits; a header without ts is whole, with its "\n"; raw rows' first line.
+    rendered = distinct.with_columns(
+        pid=c("pid_p"), tgid=c("tgid_p"), comm=c("comm_p"), ts=pl.lit(None, dtype=pl.UInt64), free_ts=c("free_p_no_ts")
+    ).select(
+        *_P_KEY,
+        p_text=pl.when(c("raw_header").is_not_null())
+        .then(pl.when(c("raw_header") == "").then(pl.lit("")).otherwise(c("raw_header") + "\n"))
+        .when(c("has_ts"))
+        .then(textout.header_line() + ", ts ")
+        .otherwise(textout.header_line() + "\n"),
+    )
+    stats = recs.select(ts_max=c("ts_p").max(), free_max=pl.when(c("has_ts")).then(c("free_p")).max()).row(
+        0, named=True
+    )
+    nonempty = rendered.filter(c("p_text") != "").select("p_text").unique().sort("p_text")["p_text"]
+    prefix_free = not nonempty.shift(-1).str.starts_with(nonempty).any()
+    fits = all(v is None or v < 10**19 for v in (stats["ts_max"], stats["free_max"]))
+    drop = [*_P_KEY, "ts_p", "free_p"]
+    if prefix_free and fits:
+        # p_rank 0 is the empty txt; the others count from 1 in strcmp order.
+        p_series = pl.concat([pl.Series("p_text", [""]), nonempty])
+        ranks = rendered.join(
+            pl.DataFrame({"p_text": p_series, "p_rank": pl.int_range(0, len(p_series), eager=True, dtype=pl.UInt32)}),
+            on="p_text",
+            how="left",
+        )
+        ts = c("ts_p").fill_null(0)
+        free = pl.when(c("has_ts")).then(c("free_p")).fill_null(0)
+        ts_len = pl.when(c("has_ts")).then(_digits(ts)).otherwise(pl.lit(0, dtype=pl.UInt8))
+        has_free = c("has_ts") & c("free_p").is_not_null()
+        free_len = pl.when(has_free).then(_digits(free)).otherwise(pl.lit(0, dtype=pl.UInt8))
+        keyed = (
+            lf.join(
+                ranks.lazy().select(*_P_KEY, "p_rank"),
+                on=list(_P_KEY),
+                how="left",
+                nulls_equal=True,
+                maintain_order="left",
+            )
+            .with_columns(
+                k_ts=_left_aligned(ts, ts_len),
+                k_len=ts_len.cast(pl.UInt8) * 2 + has_free.cast(pl.UInt8),
+                k_free=_left_aligned(free, free_len),
+                k_st=free_len.cast(pl.UInt64) * 2**32 + c("st_rank").cast(pl.UInt64),
+                # What the header prints after P, for rendering.
+                r_ts=pl.when(c("has_ts")).then(c("ts_p")),
+                r_free=pl.when(has_free).then(c("free_p")),
+            )
+            .drop(*drop, "free_p_no_ts")
+            .collect()
+        )
+        return keyed, TxtKeys(("p_rank", "k_ts", "k_len", "k_free", "k_st"), True, p_series)
+    head = pl.concat_str(
+        c("p_text"),
+        pl.when(c("has_ts"))
+        .then(
+            pl.concat_str(
+                c("ts_p").cast(pl.String),
+                pl.lit(" ns"),
+                pl.when(c("free_p").is_not_null())
+                .then(pl.lit(", free_ts ") + c("free_p").cast(pl.String) + pl.lit(" ns"))
+                .otherwise(pl.lit("")),
+                pl.lit("\n"),
+            )
+        )
+        .otherwise(pl.lit("")),
+    )
+    keyed = (
+        lf.join(rendered.lazy(), on=list(_P_KEY), how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(head=head)
+        .drop(*drop, "free_p_no_ts", "p_text")
+        .collect()
+    )
+    return keyed, TxtKeys(("head", "st_rank"), False, None)
 
 
 @dataclass(frozen=True)
 class Groups:
-    """The sorted groups, and the stacktrace text of each ``st_rank`` (index ``st_rank - 1``)."""
+    """The sorted groups, with what rendering needs to print their stacktraces and txt."""
 
     frame: pl.DataFrame
-    st_text: pl.Series
+    st_text: pl.Series | None
+    txt: TxtKeys | None
 
 
 def _cull_columns(plan: Plan) -> list[pl.Expr]:
-    """The cull comparator as sort/group columns, in its fixed order (B.7)."""
-    if not plan.cull:
-        return [pl.col("header"), pl.col("st_rank")]
+    """The cull comparator as columns, in its fixed order (B.7)."""
     by = {
         CullKey.STACKTRACE: pl.col("st_rank"),
         CullKey.PID: pl.col("pid"),
@@ -237,32 +380,26 @@ def _cull_columns(plan: Plan) -> list[pl.Expr]:
     return [by[k] for k in plan.cull_keys]
 
 
-def _sort_column(key: SortKey) -> list[pl.Expr]:
-    c = pl.col
+def _sort_columns(key: SortKey, txt: TxtKeys | None) -> list[str]:
+    if key is SortKey.TXT:
+        assert txt is not None
+        return list(txt.columns)
     return {
-        SortKey.PID: [c("pid")],
-        SortKey.TGID: [c("tgid")],
-        SortKey.COMM: [c("comm")],
-        SortKey.STACKTRACE: [c("st_rank")],
-        SortKey.TXT: [c("header"), c("st_rank")],
-        SortKey.FREE_TS: [c("free_ts")],
-        SortKey.ALLOC_TS: [c("ts")],
-        SortKey.ALLOCATOR: [c("ator")],
-        SortKey.TIMES: [c("num")],
-        SortKey.PAGES: [c("pages")],
+        SortKey.PID: ["pid"],
+        SortKey.TGID: ["tgid"],
+        SortKey.COMM: ["comm"],
+        SortKey.STACKTRACE: ["st_rank"],
+        SortKey.FREE_TS: ["free_ts"],
+        SortKey.ALLOC_TS: ["ts"],
+        SortKey.ALLOCATOR: ["ator"],
+        SortKey.TIMES: ["num"],
+        SortKey.PAGES: ["pages"],
     }[key]
 
 
-def needs_header(plan: Plan) -> bool:
-    return not plan.cull or CullKey.ALLOCATOR in plan.cull or plan.needs(SortKey.TXT)
-
-
-def group_and_sort(recs: pl.DataFrame, st: pl.DataFrame, plan: Plan) -> Groups:
-    """Select, cull and sort (B.5-B.8) into one lazy query over the records."""
+def _select(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
+    """B.5, in its order: -f, then --pid, --tgid, --name."""
     c = pl.col
-    lf = recs.lazy()
-
-    # --- select (B.5) ---
     if plan.unreleased_only:
         lf = lf.filter(~((c("free_ts") != 0) & (c("ts") < c("free_ts"))))
     if plan.pids is not None:
@@ -271,44 +408,83 @@ def group_and_sort(recs: pl.DataFrame, st: pl.DataFrame, plan: Plan) -> Groups:
         lf = lf.filter(c("tgid").is_in(list(plan.tgids)))
     if plan.names is not None:
         lf = lf.filter(c("comm").is_in(list(plan.names)))
+    return lf
 
-    lf = lf.join(
-        st.lazy().select("stack_hash", "tail", "st_rank"),
-        on=["stack_hash", "tail"],
-        how="left",
-        nulls_equal=True,
-        maintain_order="left",
+
+def _cull_by_txt(
+    recs: pl.DataFrame, by: list[str], descending: list[bool], st_text: pl.Series | None, txt: TxtKeys
+) -> Groups:
+    """Default mode: groups are byte-identical records (B.7).
+
+    Nearly every group is one record here, so this sorts row numbers on the narrow
+    key columns and folds runs with cumulative sums rather than a group-by.
+    """
+    c = pl.col
+    keys = list(txt.columns)
+    if recs.height == 0:
+        return Groups(
+            recs.with_columns(num=pl.lit(0, dtype=pl.UInt64))
+            .drop("pages")
+            .with_columns(pages=pl.lit(0, dtype=pl.UInt64)),
+            st_text,
+            txt,
+        )
+    # Row numbers are input order: as the last key they make ties keep it.
+    perm = recs.select(pl.arg_sort_by([*keys, pl.int_range(0, pl.len())])).to_series()
+    ks = recs.select(*keys, "pages").with_columns(_row=pl.int_range(0, pl.len(), dtype=pl.UInt32)).gather(perm)
+    runs = ks.with_columns(_new=pl.any_horizontal([(c(k) != c(k).shift(1)).fill_null(True) for k in keys])).select(
+        _row=c("_row"), _new=c("_new"), _cum=c("pages").cum_sum().cast(pl.UInt64), _pos=pl.int_range(0, pl.len())
     )
+    firsts = runs.filter(c("_new"))
+    # A run ends where the next begins; its count and page sum are differences there.
+    ends = pl.concat([firsts["_pos"].slice(1) - 1, pl.Series([runs.height - 1], dtype=firsts["_pos"].dtype)])
+    cum = runs["_cum"]
+    cum_end = cum.gather(ends)
+    cum_before = pl.concat([pl.Series([0], dtype=pl.UInt64), cum_end.slice(0, len(cum_end) - 1)])
+    rest = [n for n in recs.columns if n != "pages"]
+    frame = (
+        recs.select(rest)
+        .gather(firsts["_row"])
+        .with_columns(
+            num=(ends - firsts["_pos"] + 1).cast(pl.UInt64).alias("num"),
+            pages=(cum_end - cum_before).alias("pages"),
+        )
+    )
+    # The groups are in cull order now; a stable sort by the sort keys alone keeps ties so.
+    if by != ["num"] or frame["num"].n_unique() > 1:
+        frame = frame.gather(frame.select(pl.arg_sort_by(by, descending=descending, maintain_order=True)).to_series())
+    return Groups(frame, st_text, txt)
+
+
+def group_and_sort(recs: pl.DataFrame, plan: Plan, *, st_text: pl.Series | None, txt: TxtKeys | None) -> Groups:
+    """Select, cull and sort (B.5-B.8).  ``recs`` is in input order."""
+    c = pl.col
+    lf = _select(recs.lazy(), plan)
 
     if CullKey.ALLOCATOR in plan.cull:
         # v6.3's adjacent-duplicate shortcut (B.6): a record whose txt equals the last stored
         # one is folded into it, keeping that one's allocator.  Only the allocator key can see it.
-        new_run = (c("header") != c("header").shift(1)).fill_null(True) | (
-            c("st_rank") != c("st_rank").shift(1)
-        ).fill_null(True)
+        assert txt is not None
+        new_run = pl.any_horizontal([(c(k) != c(k).shift(1)).fill_null(True) for k in txt.columns])
         lf = lf.with_columns(ator=pl.when(new_run).then(c("ator")).forward_fill())
 
-    cull = _cull_columns(plan)
-    keep = ["pid", "tgid", "comm", "ts", "free_ts", "ator", "st_rank"]
-    if needs_header(plan):
-        keep.append("header")
-    key_names = [e.meta.output_name() for e in cull]
-    aggs = [c(k).first() for k in keep if k not in key_names]
-    groups = (
-        lf.with_columns(cull)
-        .group_by(key_names)
-        .agg(*aggs, num=pl.len().cast(pl.UInt64), pages=c("pages").sum().cast(pl.UInt64))
-    )
-
-    by: list[pl.Expr] = []
+    by: list[str] = []
     descending: list[bool] = []
     for spec in plan.sort:
-        cols = _sort_column(spec.key)
+        cols = _sort_columns(spec.key, txt)
         by += cols
         descending += [spec.descending] * len(cols)
-    by += [c(k) for k in key_names]
-    descending += [False] * len(key_names)
-    frame = groups.sort(by, descending=descending, maintain_order=True).collect()
 
-    st_text = st.unique("st_rank").sort("st_rank")["st_text"]
-    return Groups(frame, st_text)
+    if not plan.cull:
+        assert txt is not None
+        return _cull_by_txt(lf.collect(), by, descending, st_text, txt)
+    cull = _cull_columns(plan)
+    tie = [e.meta.output_name() for e in cull]
+    keep = [n for n in recs.columns if n not in ("pages", "ord", *tie)]
+    groups = (
+        lf.with_columns(cull)
+        .group_by(tie)
+        .agg(*[c(k).first() for k in keep], num=pl.len().cast(pl.UInt64), pages=c("pages").sum().cast(pl.UInt64))
+    )
+    frame = groups.sort([*by, *tie], descending=[*descending, *[False] * len(tie)], maintain_order=True).collect()
+    return Groups(frame, st_text, txt)

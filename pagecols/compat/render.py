@@ -1,17 +1,16 @@
 """Sorted groups -> page_owner_sort's output stanzas, byte for byte (spec B.9), streamed.
 
 Stanzas are built for a batch of groups at a time with ``concat_str`` and written
-straight from the Arrow string buffer: no Python loop per group, and memory bounded
-by the batch, not by the output size.
+by polars itself: no Python loop per group, and memory bounded by the batch, not
+by the output size.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
-import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from pagecols.compat.plan import CullKey, Plan
 from pagecols.compat.query import CMA, OTHERS, SLAB, VMALLOC, Groups
@@ -41,17 +40,24 @@ def _when(cond: bool, *parts: pl.Expr | str) -> list[pl.Expr]:
     return [pl.lit(p) if isinstance(p, str) else p for p in parts] if cond else []
 
 
-def stanza_expr(plan: Plan) -> pl.Expr:
-    """One group's stanza, over the columns of :attr:`Groups.frame` plus ``st_text``."""
+def _head(fast: bool) -> pl.Expr:
+    """txt up to its stacktrace: the header line and its ``\n`` ("" for an empty txt)."""
+    c = pl.col
+    if not fast:
+        return c("head")
+    free = pl.when(c("r_free").is_not_null()).then(pl.lit(", free_ts ") + c("r_free").cast(pl.String) + pl.lit(" ns"))
+    after_p = pl.concat_str(c("r_ts").cast(pl.String), pl.lit(" ns"), free.otherwise(pl.lit("")), pl.lit("\n"))
+    return pl.concat_str(c("p_text"), pl.when(c("r_ts").is_not_null()).then(after_p).otherwise(pl.lit("")))
+
+
+def stanza_expr(plan: Plan, *, fast: bool = True) -> pl.Expr:
+    """One group's stanza, over the columns of :attr:`Groups.frame` plus ``st_text`` (and ``p_text``)."""
     c = pl.col
     counts = [c("num").cast(pl.String), pl.lit(" times, "), c("pages").cast(pl.String), pl.lit(" pages")]
     if not plan.cull:
-        txt = (
-            pl.when(c("header") == "")
-            .then(pl.lit(""))
-            .otherwise(pl.concat_str(c("header"), pl.lit("\n"), c("st_text")))
+        return pl.concat_str(
+            *counts, pl.lit(", "), _allocator(), pl.lit(":\n"), _head(fast), c("st_text"), pl.lit("\n")
         )
-        return pl.concat_str(*counts, pl.lit(", "), _allocator(), pl.lit(":\n"), txt, pl.lit("\n"))
     cull = plan.cull
     return pl.concat_str(
         *counts,
@@ -69,31 +75,42 @@ def stanza_expr(plan: Plan) -> pl.Expr:
     )
 
 
-def _write_strings(series: pl.Series, out: BinaryIO) -> int:
-    """Write the concatenation of a string column's values: one write per Arrow chunk."""
-    written = 0
-    arr = series.to_arrow()
-    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
-    for chunk in chunks:
-        if len(chunk) == 0:
-            continue
-        large = chunk if chunk.type == pa.large_string() else chunk.cast(pa.large_string())
-        offsets = np.frombuffer(large.buffers()[1], dtype=np.int64)[large.offset : large.offset + len(large) + 1]
-        start, end = int(offsets[0]), int(offsets[-1])
-        out.write(memoryview(large.buffers()[2])[start:end])
-        written += end - start
-    return written
+def _write_strings(text: pl.DataFrame, out: BinaryIO) -> None:
+    """Write the concatenation of a one-column string frame's values.
+
+    The CSV writer with no quoting, header or line terminator writes exactly the
+    values' bytes, from Rust and without a copy through Python or Arrow.
+    """
+    text.write_csv(out, include_header=False, quote_style="never", line_terminator="")
 
 
 def render(groups: Groups, plan: Plan, out: BinaryIO, *, batch: int = BATCH_GROUPS) -> int:
-    """Write every group's stanza to ``out``; return the bytes written."""
+    """Write every group's stanza to ``out``; return the bytes written.
+
+    One batch is written (on a helper thread: writes release the GIL, as does polars)
+    while the next is built, so building and writing overlap on two cores.
+    """
     frame = groups.frame
     need_st = not plan.cull or CullKey.STACKTRACE in plan.cull
-    expr = stanza_expr(plan).alias("stanza")
+    fast = groups.txt is not None and groups.txt.fast
+    expr = stanza_expr(plan, fast=fast).alias("stanza")
     written = 0
-    for offset in range(0, frame.height, batch):
-        part = frame.slice(offset, batch)
-        if need_st:
-            part = part.with_columns(st_text=groups.st_text.gather(part["st_rank"].cast(pl.Int64) - 1))
-        written += _write_strings(part.select(expr).to_series(), out)
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        pending: Future[None] | None = None
+        for offset in range(0, frame.height, batch):
+            part = frame.slice(offset, batch)
+            if need_st:
+                assert groups.st_text is not None
+                part = part.with_columns(st_text=groups.st_text.gather(part["st_rank"].cast(pl.Int64) - 1))
+            if not plan.cull and fast:
+                assert groups.txt is not None
+                assert groups.txt.p_text is not None
+                part = part.with_columns(p_text=groups.txt.p_text.gather(part["p_rank"]))
+            text = part.select(expr)
+            written += int(text.select(pl.col("stanza").str.len_bytes().sum()).item() or 0)
+            if pending is not None:
+                pending.result()
+            pending = writer.submit(_write_strings, text, out)
+        if pending is not None:
+            pending.result()
     return written
