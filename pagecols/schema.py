@@ -113,7 +113,7 @@ DICTIONARY_COLUMNS = (
 )
 
 #: Header-era names as detected by the parser, oldest first (spec A.2).
-ERAS = ("3.19", "4.6", "5.11", "5.12", "5.18", "6.5", "6.7")
+ERAS = ("3.19", "4.6", "5.11", "5.12", "5.18", "6.5", "6.7", "mm-2026")
 
 
 @dataclass(frozen=True)
