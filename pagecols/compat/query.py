@@ -296,13 +296,14 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
     stats = recs.select(ts_max=c("ts_p").max(), free_max=pl.when(c("has_ts")).then(c("free_p")).max()).row(
         0, named=True
     )
-    nonempty = rendered.filter(c("p_text") != "").select("p_text").unique().sort("p_text")["p_text"]
-    prefix_free = not nonempty.shift(-1).str.starts_with(nonempty).any()
+    nonempty = rendered.filter(c("p_text") != "").select("p_text").unique().sort("p_text")
+    # Sorted, a string that is a prefix of others comes right before one of them.
+    prefix_free = not nonempty.select(c("p_text").shift(-1).str.starts_with(c("p_text")).any()).item()
     fits = all(v is None or v < 10**19 for v in (stats["ts_max"], stats["free_max"]))
     drop = [*_P_KEY, "ts_p", "free_p"]
     if prefix_free and fits:
         # p_rank 0 is the empty txt; the others count from 1 in strcmp order.
-        p_series = pl.concat([pl.Series("p_text", [""]), nonempty])
+        p_series = pl.concat([pl.Series("p_text", [""]), nonempty["p_text"]])
         ranks = rendered.join(
             pl.DataFrame({"p_text": p_series, "p_rank": pl.int_range(0, len(p_series), eager=True, dtype=pl.UInt32)}),
             on="p_text",
