@@ -30,15 +30,11 @@ def fail(err: PagecolsError) -> NoReturn:
 
 @app.command()
 def convert(
-    dump: Annotated[
-        str, typer.Argument(help="page_owner dump: a path or - for stdin; gzip/zstd/xz/bzip2 or plain")
-    ],
+    dump: Annotated[str, typer.Argument(help="page_owner dump: a path or - for stdin; gzip/zstd/xz/bzip2 or plain")],
     out: Annotated[
         Path | None, typer.Option("-o", "--out", help="Parquet file to write [default: DUMP with .parquet]")
     ] = None,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="stop at the first record that does not parse")
-    ] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="stop at the first record that does not parse")] = False,
 ) -> None:
     """Parse a dump once and write it as Parquet."""
     from pagecols import ingest
@@ -72,9 +68,7 @@ def info(
         return
     width = max(map(len, facts))
     for key, value in facts.items():
-        shown = (
-            f"{value:,.3f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
-        )
+        shown = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
         print(f"{key:<{width}}  {shown}")
 
 
@@ -95,6 +89,41 @@ def cat(src: Annotated[str, typer.Argument(help="a Parquet file from convert, or
 
 
 # --- page_owner_sort: sort ----------------------------------------------------------------
+
+
+class _RawArgsCommand(typer.core.TyperCommand):
+    """Keeps argv as typed, ``--`` included: page_owner_sort's getopt-style parser reads it."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        ctx.meta["pagecols.sort.argv"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+@app.command(
+    "sort",
+    cls=_RawArgsCommand,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def sort_(ctx: typer.Context) -> None:
+    """Drop-in page_owner_sort (v6.3 + 3 fixes): pagecols sort [OPTIONS] INPUT OUTPUT.
+
+    Sort: -a alloc time, -m pages, -p pid, -P tgid, -n name, -r free time, -s stack, -t times (default);
+    --sort [+|-]KEY[,...] with KEY one of p tg n st T ft at ator (or pid tgid name stacktrace txt ...).
+    Group: --cull KEY[,...] with KEY one of p tg n f st ator.  Select: --pid, --tgid, --name LIST; -f.
+    INPUT: a text dump (any compression; - is stdin) or a Parquet file from convert.  OUTPUT: - is stdout.
+    """
+    from pagecols.compat import run_sort
+
+    try:
+        code = run_sort(ctx.meta["pagecols.sort.argv"])
+    except BrokenPipeError:
+        # `pagecols sort in - | head` is normal use; point stdout at devnull so the exit flush stays quiet.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
+    if code:
+        raise typer.Exit(code)
 
 
 # --- analyst reports -------------------------------------------------------------------
