@@ -1,0 +1,129 @@
+"""``pagecols sort`` as a command: argv as typed, exit codes, stdout/stderr, atomic output."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pagecols.cli import app
+from pagecols.compat import run_sort
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDMADE = ROOT / "data" / "handmade-6.3.txt"
+GOLDEN = ROOT / "tests" / "golden" / "handmade-6.3.txt"
+
+
+def invoke(*argv: str, stdin: bytes | None = None) -> tuple[int, bytes, str]:
+    result = CliRunner().invoke(app, ["sort", *argv], input=stdin)
+    return result.exit_code, result.stdout_bytes, result.stderr
+
+
+def test_writes_the_output_file_and_nothing_else(tmp_path: Path) -> None:
+    out = tmp_path / "sorted.txt"
+    code, stdout, stderr = invoke("-m", str(HANDMADE), "--cull=st", str(out))
+    assert (code, stdout, stderr) == (0, b"", "")
+    assert out.read_bytes() == (GOLDEN / "m-cull-st.out").read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["sorted.txt"]  # no temporary file left behind
+
+
+def test_dash_output_is_stdout() -> None:
+    code, stdout, _ = invoke("--cull=tg", str(HANDMADE), "-")
+    assert code == 0
+    assert stdout == (GOLDEN / "cull-tg.out").read_bytes()
+
+
+def test_stdin_and_compressed_input(tmp_path: Path) -> None:
+    text = HANDMADE.read_bytes()
+    packed = tmp_path / "dump.gz"
+    packed.write_bytes(gzip.compress(text))
+    expected = (GOLDEN / "default.out").read_bytes()
+    assert invoke(str(packed), "-")[:2] == (0, expected)
+    assert invoke("-", "-", stdin=text)[:2] == (0, expected)
+
+
+def test_double_dash_reaches_the_parser(tmp_path: Path) -> None:
+    odd = tmp_path / "-odd name.txt"
+    odd.write_bytes(HANDMADE.read_bytes())
+    out = tmp_path / "out.txt"
+    code, _, stderr = invoke("--cull=p", "--", str(odd), str(out))
+    assert (code, stderr) == (0, "")
+    assert out.read_bytes() == (GOLDEN / "cull-p.out").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--sort=pidd", "IN", "OUT"], "Error: wrong argument after --sort option: `pidd`: unknown key `pidd`"),
+        (["--cull=x", "IN", "OUT"], "Error: wrong argument after --cull option: `x`"),
+        (["--pid=1,a", "IN", "OUT"], "Error: wrong/invalid pid in --pid list `1,a`: bad entry `a`"),
+        (["-z", "IN", "OUT"], "Error: invalid option `-z`"),
+        (["IN"], "Error: expected INPUT and OUTPUT"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line_and_write_nothing(tmp_path: Path, argv: list[str], message: str) -> None:
+    out = tmp_path / "out.txt"
+    argv = [str(HANDMADE) if a == "IN" else str(out) if a == "OUT" else a for a in argv]
+    code, stdout, stderr = invoke(*argv)
+    assert code == 2
+    assert stdout == b""
+    assert stderr.startswith(message)
+    assert stderr.count("\n") == 1
+    assert not out.exists()
+
+
+def test_input_errors_exit_1_and_leave_the_old_output(tmp_path: Path) -> None:
+    out = tmp_path / "out.txt"
+    out.write_bytes(b"previous run\n")
+    not_a_dump = tmp_path / "garbage.txt"
+    not_a_dump.write_bytes(b"\x00\x01 binary garbage\n")
+    for src in (tmp_path / "missing.txt", not_a_dump):
+        code, _, stderr = invoke(str(src), str(out))
+        assert code == 1
+        assert stderr.startswith("Error: ")
+        assert stderr.count("\n") == 1
+    assert out.read_bytes() == b"previous run\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.txt", "out.txt"]
+
+
+def test_unwritable_output_is_an_input_error(tmp_path: Path) -> None:
+    code, _, stderr = invoke(str(HANDMADE), str(tmp_path / "no" / "such" / "dir" / "out.txt"))
+    assert code == 1
+    assert stderr.startswith("Error: cannot write output")
+
+
+def test_run_sort_library_entry_point(tmp_path: Path) -> None:
+    err = io.StringIO()
+    out = io.BytesIO()
+    assert run_sort(["--cull=n,f", str(HANDMADE), "-"], stdout=out, stderr=err) == 0
+    assert out.getvalue() == (GOLDEN / "cull-n-f.out").read_bytes()
+    assert err.getvalue() == ""
+    assert run_sort(["--sort"], stderr=err) == 2
+    assert err.getvalue() == "Error: option `--sort` requires an argument\n"
+
+
+def test_debug_goes_to_stderr_only(tmp_path: Path) -> None:
+    out = tmp_path / "o.txt"
+    code, stdout, stderr = invoke("-d", "--cull=p", str(HANDMADE), str(out))
+    assert (code, stdout) == (0, b"")
+    assert stderr.splitlines() == [
+        "pagecols sort: sort=-times cull=pid",
+        "pagecols sort: loaded 18, selected 18, wrote 11 groups",
+    ]
+
+
+def test_as_a_process_through_a_pipe() -> None:
+    """The console script, its stdout cut short by `head`: exit 0 and no traceback."""
+    proc = subprocess.run(
+        f"{sys.executable} -m pagecols sort {HANDMADE} - | head -c 10",
+        shell=True,
+        capture_output=True,
+        check=False,
+    )
+    assert proc.stdout == (GOLDEN / "default.out").read_bytes()[:10]
+    assert b"Traceback" not in proc.stderr
