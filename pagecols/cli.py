@@ -130,8 +130,8 @@ def sort_(ctx: typer.Context) -> None:
 
 _FORMAT_HELP = "table (rich in a terminal, plain when piped), csv, json or parquet (needs -o)"
 _KEYS_HELP = (
-    "group keys, repeatable or comma-separated: stack, where, comm, pid, tgid, module, allocator, gfp, "
-    "migratetype, memcg, order, or any column"
+    "group keys, repeatable or comma-separated: stack, where (the first frame outside the page, slab and "
+    "vmalloc allocators), comm, pid, tgid, module, allocator, gfp, migratetype, memcg, order, or any column"
 )
 ByOption = Annotated[list[str] | None, typer.Option("--by", "-b", help=_KEYS_HELP)]
 LimitOption = Annotated[int, typer.Option("-n", "--limit", min=0, help="rows to show; 0 shows all")]
