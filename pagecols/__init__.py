@@ -17,6 +17,15 @@ _EXPORTS = {
     "cat": "pagecols.textout",
     "scan": "pagecols.frames",
     "read_dump": "pagecols.frames",
+    "top": "pagecols.analyze",
+    "diff": "pagecols.analyze",
+    "folded": "pagecols.analyze",
+    "frag": "pagecols.analyze",
+    "query": "pagecols.analyze",
+    "cull": "pagecols.analyze",
+    "decode": "pagecols.analyze",
+    "timeline": "pagecols.analyze",
+    "read_stacks": "pagecols.stacks",
     "PagecolsError": "pagecols.errors",
     "ParseError": "pagecols.errors",
     "InputError": "pagecols.errors",
@@ -31,15 +40,26 @@ __all__ = [
     "__version__",
     "cat",
     "convert",
+    "cull",
+    "decode",
+    "diff",
+    "folded",
+    "frag",
     "info",
+    "query",
     "read_dump",
+    "read_stacks",
     "scan",
+    "timeline",
+    "top",
 ]
 
 if TYPE_CHECKING:
+    from pagecols.analyze import cull, decode, diff, folded, frag, query, timeline, top
     from pagecols.errors import InputError, PagecolsError, ParseError, UsageError
     from pagecols.frames import info, read_dump, scan
     from pagecols.ingest import convert
+    from pagecols.stacks import read_stacks
     from pagecols.textout import cat
 
 

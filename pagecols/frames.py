@@ -56,8 +56,13 @@ def _parsed(source: str | os.PathLike[str]) -> tuple[pa.Table, DumpMeta]:
     return parse_dump(source)
 
 
-def scan(source: str | os.PathLike[str] | pl.LazyFrame) -> pl.LazyFrame:
+def scan(source: str | os.PathLike[str] | pl.LazyFrame, *, decoded: bool = False) -> pl.LazyFrame:
     """The dump as a ``pl.LazyFrame`` with the columns of :mod:`pagecols.schema`.
+
+    With ``decoded=True`` it also has ``where`` (who allocated: the first frame
+    outside the allocators), ``gfp_flag_names`` and ``page_flag_names`` as lists,
+    ``node`` and ``zone`` (see :func:`pagecols.analyze.decode`).  Either way the
+    frame has the ``.pagecols`` namespace (``lf.pagecols.top(by="comm")``).
 
     Examples
     --------
@@ -66,20 +71,28 @@ def scan(source: str | os.PathLike[str] | pl.LazyFrame) -> pl.LazyFrame:
     >>> lf.select("order", "comm").head(1).collect().columns
     ['order', 'comm']
     """
+    from pagecols import polars_ext  # noqa: F401 - registers the `.pagecols` namespace
+
     if isinstance(source, pl.LazyFrame):
-        return source
-    if is_parquet(source):
+        lf = source
+    elif is_parquet(source):
         dump_meta(source)  # checks that pagecols wrote it
-        return pl.scan_parquet(Path(source))
-    table, _ = _parsed(source)
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return frame.lazy()
+        lf = pl.scan_parquet(Path(source))
+    else:
+        table, _ = _parsed(source)
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        lf = frame.lazy()
+    if decoded:
+        from pagecols.analyze import decode
+
+        return decode(lf)
+    return lf
 
 
-def read_dump(source: str | os.PathLike[str]) -> pl.DataFrame:
+def read_dump(source: str | os.PathLike[str], *, decoded: bool = False) -> pl.DataFrame:
     """The dump as a ``pl.DataFrame`` (see :func:`scan`)."""
-    return scan(source).collect()
+    return scan(source, decoded=decoded).collect()
 
 
 def columns_for_text() -> list[str]:

@@ -69,7 +69,7 @@ def open_binary(source: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         if kind == "gzip":
             yield stack.enter_context(cast(BinaryIO, gzip.GzipFile(fileobj=buffered)))
         elif kind == "xz":
-            yield stack.enter_context(cast(BinaryIO, lzma.LZMAFile(buffered)))
+            yield stack.enter_context(cast(BinaryIO, lzma.LZMAFile(buffered)))  # noqa: SIM115 - ExitStack closes it
         elif kind == "bzip2":
             yield stack.enter_context(cast(BinaryIO, bz2.BZ2File(buffered)))
         elif kind == "zstd":

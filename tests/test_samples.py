@@ -12,7 +12,9 @@ from pagecols.source import open_binary
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 DUMPS = sorted(
-    p for p in DATA.iterdir() if p.name.endswith((".txt", ".txt.gz")) and "stacks" not in p.name and "handles" not in p.name
+    p
+    for p in DATA.iterdir()
+    if p.name.endswith((".txt", ".txt.gz")) and "stacks" not in p.name and "handles" not in p.name
 )
 
 
