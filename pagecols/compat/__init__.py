@@ -28,7 +28,7 @@ from typing import BinaryIO, TextIO
 
 import polars as pl
 
-from pagecols import frames, ingest
+from pagecols import frames
 from pagecols.compat.plan import Plan, parse_args
 from pagecols.compat.query import (
     Needs,
@@ -41,7 +41,6 @@ from pagecols.compat.query import (
 )
 from pagecols.compat.render import render
 from pagecols.errors import InputError, PagecolsError, UsageError
-from pagecols.source import describe
 
 __all__ = ["Plan", "SortResult", "parse_args", "run_sort", "sort"]
 
@@ -104,6 +103,9 @@ def _load(src: Source, needs: Needs) -> _Loaded:
         return _from_frame(frames.scan(path), needs, frames.dump_meta(path).leading_blank_lines)
     # A text dump is parsed batch by batch, each boiled down at once to the few compat
     # columns, so memory follows the records' size, not the text's.
+    from pagecols import ingest
+    from pagecols.source import describe
+
     report = ingest.IngestReport(describe(path))
     recs, stacks = [], []
     for batch in ingest.iter_batches(path, report):
@@ -132,6 +134,14 @@ def sort_table(loaded: _Loaded, plan: Plan, out: BinaryIO) -> SortResult:
     return SortResult(n_records, selected, groups.frame.height, written)
 
 
+def _is_real_fd(stream: TextIO) -> bool:
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def _atomic(out: Sink) -> Iterator[BinaryIO]:
     """A binary sink; a path is written to a temporary file beside it and renamed at the end."""
@@ -140,8 +150,13 @@ def _atomic(out: Sink) -> Iterator[BinaryIO]:
         return
     path = os.fspath(out)
     if path == "-":
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
+        sys.stdout.flush()
+        if _is_real_fd(sys.stdout):
+            with os.fdopen(sys.stdout.fileno(), "wb", buffering=0, closefd=False) as raw:
+                yield raw
+        else:
+            yield sys.stdout.buffer
+            sys.stdout.buffer.flush()
         return
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
@@ -150,7 +165,8 @@ def _atomic(out: Sink) -> Iterator[BinaryIO]:
     except OSError as err:
         raise InputError(f"cannot write output `{path}`: {err.strerror}") from err
     try:
-        with os.fdopen(fd, "wb", buffering=1 << 20) as fh:
+        # Unbuffered: polars then writes to the file descriptor itself, several times faster.
+        with os.fdopen(fd, "wb", buffering=0) as fh:
             yield fh
         os.replace(tmp, target)
     except BaseException:

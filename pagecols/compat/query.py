@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pagecols import textout
 from pagecols.compat.plan import CullKey, Plan, SortKey
 
 __all__ = [
@@ -69,26 +68,46 @@ RE_FREE_TS = r"free_ts" + _S + r"([0-9]*)" + _S + r"ns"
 
 @dataclass(frozen=True)
 class Needs:
-    """Which derived values a plan reads: stacktraces, and whole txt."""
+    """What a plan reads: which record fields, the stacktraces, the whole txt."""
 
+    fields: frozenset[str]  # of pid tgid comm ts free_ts ator
     st: bool
     txt: bool
 
     @classmethod
     def of(cls, plan: Plan) -> Needs:
-        txt = not plan.cull or CullKey.ALLOCATOR in plan.cull or plan.needs(SortKey.TXT)
-        st = txt or CullKey.STACKTRACE in plan.cull or plan.needs(SortKey.STACKTRACE)
-        return cls(st=st, txt=txt)
+        cull, sort = plan.cull, {s.key for s in plan.sort}
+        fields = set()
+        # A field is read when it selects, groups, sorts or is printed (B.9 prints the selection fields).
+        for name, cull_key, sort_key, selected in (
+            ("pid", CullKey.PID, SortKey.PID, plan.pids),
+            ("tgid", CullKey.TGID, SortKey.TGID, plan.tgids),
+            ("comm", CullKey.COMM, SortKey.COMM, plan.names),
+        ):
+            if cull_key in cull or sort_key in sort or selected is not None:
+                fields.add(name)
+        if plan.unreleased_only or SortKey.ALLOC_TS in sort:
+            fields.add("ts")
+        if plan.unreleased_only or SortKey.FREE_TS in sort or CullKey.FREE in cull:
+            fields.add("free_ts")
+        if not cull or CullKey.ALLOCATOR in cull or SortKey.ALLOCATOR in sort:
+            fields.add("ator")
+        txt = not cull or CullKey.ALLOCATOR in cull or SortKey.TXT in sort
+        st = txt or CullKey.STACKTRACE in cull or SortKey.STACKTRACE in sort
+        return cls(fields=frozenset(fields), st=st, txt=txt)
+
+
+_FIELD_SOURCE = {"pid": "pid", "tgid": "tgid", "comm": "comm", "ts": "ts", "free_ts": "free_ts", "ator": "allocator"}
 
 
 def table_columns(needs: Needs) -> list[str]:
     """The table columns a run with these needs reads."""
-    cols = ["order", "pages", "pid", "tgid", "comm", "ts", "free_ts", "allocator", "blank_after", "raw"]
+    cols = ["pages", "blank_after", "raw", *(_FIELD_SOURCE[f] for f in sorted(needs.fields))]
     if needs.st:
         cols += ["stack_hash", *TRAILERS]
     if needs.txt:
-        cols += ["gfp_mask", "gfp_flags"]
-    return cols
+        cols += ["order", "gfp_mask", "gfp_flags", "pid", "tgid", "comm", "ts", "free_ts"]
+    return list(dict.fromkeys(cols))
 
 
 def _capture_int(txt: pl.Expr, pattern: str, dtype: type[pl.Int64] | type[pl.UInt64]) -> pl.Expr:
@@ -134,8 +153,8 @@ def _raw_fields() -> list[pl.Expr]:
 def compat_fields(lf: pl.LazyFrame, needs: Needs, *, has_raw: bool = True) -> pl.LazyFrame:
     """One row per table row with the values page_owner_sort works with.
 
-    Always: ``pages``, ``pid``, ``tgid``, ``comm``, ``ts``, ``free_ts``, ``ator`` (the B.4
-    bitmask) and ``blank_after``.  With ``needs.st``: ``stack_hash``, the trailer
+    Always ``pages`` and ``blank_after``; the ``needs.fields`` among ``pid``, ``tgid``,
+    ``comm``, ``ts``, ``free_ts`` and ``ator`` (the B.4 bitmask).  With ``needs.st``: ``stack_hash``, the trailer
     columns and ``raw_st`` (a raw row's stacktrace), which together say what the
     stacktrace is.  With ``needs.txt``: the header columns as printed (``pid_p`` ...,
     null where not printed), ``has_ts``, ``ts_p``, ``free_p`` and ``raw_header``.
@@ -150,14 +169,17 @@ def compat_fields(lf: pl.LazyFrame, needs: Needs, *, has_raw: bool = True) -> pl
     def parsed_only(expr: pl.Expr) -> pl.Expr:
         return pl.when(is_raw).then(None).otherwise(expr) if has_raw else expr
 
+    fields = {
+        "pid": pick("_pid", c("pid").fill_null(-1)).cast(pl.Int32),
+        "tgid": pick("_tgid", c("tgid").fill_null(-1)).cast(pl.Int32),
+        "comm": pick("_comm", c("comm").fill_null("")),
+        "ts": pick("_ts", c("ts").fill_null(0)).cast(pl.UInt64),
+        "free_ts": pick("_free_ts", c("free_ts").fill_null(0)).cast(pl.UInt64),
+        "ator": pick("_ator", c("allocator").replace_strict(_ALLOCATOR_BITS, return_dtype=pl.UInt8)),
+    }
     cols = [
         pick("_pages", c("pages").fill_null(0)).cast(pl.UInt64).alias("pages"),
-        pick("_pid", c("pid").fill_null(-1)).cast(pl.Int32).alias("pid"),
-        pick("_tgid", c("tgid").fill_null(-1)).cast(pl.Int32).alias("tgid"),
-        pick("_comm", c("comm").fill_null("")).alias("comm"),
-        pick("_ts", c("ts").fill_null(0)).cast(pl.UInt64).alias("ts"),
-        pick("_free_ts", c("free_ts").fill_null(0)).cast(pl.UInt64).alias("free_ts"),
-        pick("_ator", c("allocator").replace_strict(_ALLOCATOR_BITS, return_dtype=pl.UInt8)).alias("ator"),
+        *(fields[f].alias(f) for f in sorted(needs.fields)),
         c("blank_after").cast(pl.Int64).fill_null(1),
     ]
     if needs.st:
@@ -235,6 +257,8 @@ def stacktrace_ranks(recs: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.DataF
     Returns the records (the stacktrace columns replaced by ``st_rank``) and the text
     of each rank (index ``st_rank - 1``).  ``stacks`` maps ``stack_hash`` to ``stack``.
     """
+    from pagecols import textout
+
     c = pl.col
     key = ["stack_hash", *TRAILERS, "raw_st"]
     distinct = (
@@ -279,6 +303,8 @@ class TxtKeys:
 
 def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
     """Add the txt order columns (see the module docstring); drop the header columns."""
+    from pagecols import textout
+
     c = pl.col
     lf = recs.lazy().with_columns(free_p_no_ts=pl.when(~c("has_ts")).then(c("free_p")))
     distinct = lf.select(_P_KEY).unique().collect()
@@ -412,45 +438,60 @@ def _select(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
     return lf
 
 
+_TXT_ONLY = ("ord", "k_ts", "k_len", "k_free", "k_st")
+
+
+def _txt_order(recs: pl.DataFrame, txt: TxtKeys) -> tuple[pl.Series, bool]:
+    """Row numbers in strcmp order of txt, ties in input order; and whether no two txt are equal."""
+    if txt.fast:
+        # Usually P and the ts digits alone tell every record apart: one u64 sort then does it all.
+        ranked = recs.select(r=pl.col("k_ts").rank("dense").cast(pl.UInt64))
+        width = ranked.select(pl.col("r").max() + 1).item()
+        key = recs["p_rank"].cast(pl.UInt64) * width + ranked["r"]
+        perm = key.arg_sort()
+        ordered = key.gather(perm)
+        if not (ordered.slice(1) == ordered.slice(0, len(ordered) - 1)).any():
+            return perm, True
+    # Row numbers are input order: as the last key they make ties keep it.
+    return recs.select(pl.arg_sort_by([*txt.columns, pl.int_range(0, pl.len())])).to_series(), False
+
+
 def _cull_by_txt(
     recs: pl.DataFrame, by: list[str], descending: list[bool], st_text: pl.Series | None, txt: TxtKeys
 ) -> Groups:
     """Default mode: groups are byte-identical records (B.7).
 
     Nearly every group is one record here, so this sorts row numbers on the narrow
-    key columns and folds runs with cumulative sums rather than a group-by.
+    key columns (see :func:`_txt_order`) and folds runs of equal txt with cumulative
+    sums rather than a group-by; only the columns still needed are gathered.
     """
     c = pl.col
     keys = list(txt.columns)
+    keep = [n for n in recs.columns if n not in _TXT_ONLY or n in by]
     if recs.height == 0:
-        return Groups(
-            recs.with_columns(num=pl.lit(0, dtype=pl.UInt64))
-            .drop("pages")
-            .with_columns(pages=pl.lit(0, dtype=pl.UInt64)),
-            st_text,
-            txt,
+        return Groups(recs.select(keep).with_columns(num=pl.lit(0, dtype=pl.UInt64)), st_text, txt)
+    perm, distinct = _txt_order(recs, txt)
+    if distinct:
+        frame = recs.select(keep).gather(perm).with_columns(num=pl.lit(1, dtype=pl.UInt64))
+    else:
+        ks = recs.select(*keys, "pages").with_columns(_row=pl.int_range(0, pl.len(), dtype=pl.UInt32)).gather(perm)
+        new = pl.any_horizontal([(c(k) != c(k).shift(1)).fill_null(True) for k in keys])
+        runs = ks.select(
+            _row=c("_row"), _new=new, _cum=c("pages").cum_sum().cast(pl.UInt64), _pos=pl.int_range(0, pl.len())
         )
-    # Row numbers are input order: as the last key they make ties keep it.
-    perm = recs.select(pl.arg_sort_by([*keys, pl.int_range(0, pl.len())])).to_series()
-    ks = recs.select(*keys, "pages").with_columns(_row=pl.int_range(0, pl.len(), dtype=pl.UInt32)).gather(perm)
-    runs = ks.with_columns(_new=pl.any_horizontal([(c(k) != c(k).shift(1)).fill_null(True) for k in keys])).select(
-        _row=c("_row"), _new=c("_new"), _cum=c("pages").cum_sum().cast(pl.UInt64), _pos=pl.int_range(0, pl.len())
-    )
-    firsts = runs.filter(c("_new"))
-    # A run ends where the next begins; its count and page sum are differences there.
-    ends = pl.concat([firsts["_pos"].slice(1) - 1, pl.Series([runs.height - 1], dtype=firsts["_pos"].dtype)])
-    cum = runs["_cum"]
-    cum_end = cum.gather(ends)
-    cum_before = pl.concat([pl.Series([0], dtype=pl.UInt64), cum_end.slice(0, len(cum_end) - 1)])
-    rest = [n for n in recs.columns if n != "pages"]
-    frame = (
-        recs.select(rest)
-        .gather(firsts["_row"])
-        .with_columns(
-            num=(ends - firsts["_pos"] + 1).cast(pl.UInt64).alias("num"),
-            pages=(cum_end - cum_before).alias("pages"),
+        firsts = runs.filter(c("_new"))
+        # A run ends where the next begins; its count and page sum are differences there.
+        ends = pl.concat([firsts["_pos"].slice(1) - 1, pl.Series([runs.height - 1], dtype=firsts["_pos"].dtype)])
+        cum_end = runs["_cum"].gather(ends)
+        cum_before = pl.concat([pl.Series([0], dtype=pl.UInt64), cum_end.slice(0, len(cum_end) - 1)])
+        frame = (
+            recs.select([n for n in keep if n != "pages"])
+            .gather(firsts["_row"])
+            .with_columns(
+                num=(ends - firsts["_pos"] + 1).cast(pl.UInt64).alias("num"),
+                pages=(cum_end - cum_before).alias("pages"),
+            )
         )
-    )
     # The groups are in cull order now; a stable sort by the sort keys alone keeps ties so.
     if by != ["num"] or frame["num"].n_unique() > 1:
         frame = frame.gather(frame.select(pl.arg_sort_by(by, descending=descending, maintain_order=True)).to_series())
