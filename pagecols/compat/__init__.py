@@ -165,7 +165,7 @@ def _atomic(out: Sink) -> Iterator[BinaryIO]:
     except OSError as err:
         raise InputError(f"cannot write output `{path}`: {err.strerror}") from err
     try:
-        # Unbuffered: polars then writes to the file descriptor itself, several times faster.
+        # Unbuffered: the stanzas come in large blocks already.
         with os.fdopen(fd, "wb", buffering=0) as fh:
             yield fh
         os.replace(tmp, target)

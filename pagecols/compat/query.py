@@ -274,9 +274,11 @@ def stacktrace_ranks(recs: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.DataF
         .with_columns(st_rank=c("st_text").rank("dense").cast(pl.UInt32))
         .collect()
     )
-    ranked = recs.join(
+    # Only the key columns go through the join; the rank comes back in record order.
+    rank = recs.select(key).join(
         distinct.select(*key, "st_rank"), on=key, how="left", nulls_equal=True, maintain_order="left"
-    ).drop(key)
+    )["st_rank"]
+    ranked = recs.drop(key).with_columns(st_rank=rank)
     texts = distinct.unique("st_rank").sort("st_rank")["st_text"]
     return ranked, texts
 
@@ -306,8 +308,8 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
     from pagecols import textout
 
     c = pl.col
-    lf = recs.lazy().with_columns(free_p_no_ts=pl.when(~c("has_ts")).then(c("free_p")))
-    distinct = lf.select(_P_KEY).unique().collect()
+    p_keys = recs.select(*_P_KEY[:-2], free_p_no_ts=pl.when(~c("has_ts")).then(c("free_p")), raw_header=c("raw_header"))
+    distinct = p_keys.unique()
     # P: up to the ts digits; a header without ts is whole, with its "\n"; raw rows' first line.
     rendered = distinct.with_columns(
         pid=c("pid_p"), tgid=c("tgid_p"), comm=c("comm_p"), ts=pl.lit(None, dtype=pl.UInt64), free_ts=c("free_p_no_ts")
@@ -326,7 +328,7 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
     # Sorted, a string that is a prefix of others comes right before one of them.
     prefix_free = not nonempty.select(c("p_text").shift(-1).str.starts_with(c("p_text")).any()).item()
     fits = all(v is None or v < 10**19 for v in (stats["ts_max"], stats["free_max"]))
-    drop = [*_P_KEY, "ts_p", "free_p"]
+    drop = [n for n in (*_P_KEY, "ts_p", "free_p") if n in recs.columns]
     if prefix_free and fits:
         # p_rank 0 is the empty txt; the others count from 1 in strcmp order.
         p_series = pl.concat([pl.Series("p_text", [""]), nonempty["p_text"]])
@@ -340,14 +342,13 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
         ts_len = pl.when(c("has_ts")).then(_digits(ts)).otherwise(pl.lit(0, dtype=pl.UInt8))
         has_free = c("has_ts") & c("free_p").is_not_null()
         free_len = pl.when(has_free).then(_digits(free)).otherwise(pl.lit(0, dtype=pl.UInt8))
+        # Only the key columns go through the join; the rank comes back in record order.
+        p_rank = p_keys.join(
+            ranks.select(*_P_KEY, "p_rank"), on=list(_P_KEY), how="left", nulls_equal=True, maintain_order="left"
+        )["p_rank"]
         keyed = (
-            lf.join(
-                ranks.lazy().select(*_P_KEY, "p_rank"),
-                on=list(_P_KEY),
-                how="left",
-                nulls_equal=True,
-                maintain_order="left",
-            )
+            recs.lazy()
+            .with_columns(p_rank=p_rank)
             .with_columns(
                 k_ts=_left_aligned(ts, ts_len),
                 k_len=ts_len.cast(pl.UInt8) * 2 + has_free.cast(pl.UInt8),
@@ -357,7 +358,7 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
                 r_ts=pl.when(c("has_ts")).then(c("ts_p")),
                 r_free=pl.when(has_free).then(c("free_p")),
             )
-            .drop(*drop, "free_p_no_ts")
+            .drop(*drop)
             .collect()
         )
         return keyed, TxtKeys(("p_rank", "k_ts", "k_len", "k_free", "k_st"), True, p_series)
@@ -376,12 +377,8 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
         )
         .otherwise(pl.lit("")),
     )
-    keyed = (
-        lf.join(rendered.lazy(), on=list(_P_KEY), how="left", nulls_equal=True, maintain_order="left")
-        .with_columns(head=head)
-        .drop(*drop, "free_p_no_ts", "p_text")
-        .collect()
-    )
+    p_text = p_keys.join(rendered, on=list(_P_KEY), how="left", nulls_equal=True, maintain_order="left")["p_text"]
+    keyed = recs.lazy().with_columns(p_text=p_text).with_columns(head=head).drop(*drop, "p_text").collect()
     return keyed, TxtKeys(("head", "st_rank"), False, None)
 
 
