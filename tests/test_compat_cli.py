@@ -113,6 +113,9 @@ def test_debug_goes_to_stderr_only(tmp_path: Path) -> None:
     assert (code, stdout) == (0, b"")
     assert stderr.splitlines() == [
         "pagecols sort: sort=-times cull=pid",
+        "loaded 18",
+        "sorting ....",
+        "culling",
         "pagecols sort: loaded 18, selected 18, wrote 11 groups",
     ]
 

@@ -21,7 +21,7 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -118,17 +118,28 @@ def _load(src: Source, needs: Needs) -> _Loaded:
     )
 
 
-def sort_table(loaded: _Loaded, plan: Plan, out: BinaryIO) -> SortResult:
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def sort_table(loaded: _Loaded, plan: Plan, out: BinaryIO, *, progress: Progress = _quiet) -> SortResult:
     """Cull, sort and render records already loaded."""
     needs = Needs.of(plan)
     recs = with_empty_blocks(loaded.recs, leading_blank_lines=loaded.leading_blank_lines)
     n_records = recs.height
+    # page_owner_sort's own progress words (B.1), which it printed to stdout.
+    progress(f"loaded {n_records}")
+    progress("sorting ....")
     st_text = txt = None
     if needs.st:
         recs, st_text = stacktrace_ranks(recs, loaded.stacks)
     if needs.txt:
         recs, txt = txt_keys(recs)
     groups = group_and_sort(recs, plan, st_text=st_text, txt=txt)
+    progress("culling")
     written = render(groups, plan, out)
     selected = int(groups.frame["num"].sum()) if groups.frame.height else 0
     return SortResult(n_records, selected, groups.frame.height, written)
@@ -176,13 +187,19 @@ def _atomic(out: Sink) -> Iterator[BinaryIO]:
 
 
 def sort(
-    src: Source, out: Sink, plan: Plan | Sequence[str] = (), *, leading_blank_lines: int | None = None
+    src: Source,
+    out: Sink,
+    plan: Plan | Sequence[str] = (),
+    *,
+    leading_blank_lines: int | None = None,
+    progress: Progress = _quiet,
 ) -> SortResult:
     """page_owner_sort ``src`` into ``out``, byte for byte as DECISIONS.md §1 defines it.
 
     ``src`` is a text dump, a Parquet file made by ``pagecols convert``, or a record table;
     ``out`` is a path (written atomically; ``-`` is stdout) or a binary file object;
-    ``plan`` is a :class:`Plan` or page_owner_sort's options as a list of words.
+    ``plan`` is a :class:`Plan` or page_owner_sort's options as a list of words;
+    ``progress`` is called with a few words as the work advances.
 
     Examples
     --------
@@ -199,7 +216,7 @@ def sort(
         loaded = _Loaded(loaded.recs, loaded.stacks, leading_blank_lines)
     # The input is read whole before the sink opens, so an input error leaves no output behind.
     with _atomic(out) as fh:
-        return sort_table(loaded, p, fh)
+        return sort_table(loaded, p, fh, progress=progress)
 
 
 def run_sort(argv: Sequence[str], *, stdout: BinaryIO | None = None, stderr: TextIO | None = None) -> int:
@@ -218,7 +235,9 @@ def run_sort(argv: Sequence[str], *, stdout: BinaryIO | None = None, stderr: Tex
         out: Sink = plan.output
         if plan.output == "-" and stdout is not None:
             out = stdout
-        result = sort(plan.input, out, plan)
+        # Progress on stderr only, and only for a person watching (DECISIONS §2).
+        show = plan.debug or (hasattr(err, "isatty") and err.isatty())
+        result = sort(plan.input, out, plan, progress=(lambda words: print(words, file=err)) if show else _quiet)
     except UsageError as e:
         print(f"Error: {e}", file=err)
         return 2
