@@ -108,10 +108,11 @@ def _load(src: Source, needs: Needs) -> _Loaded:
 
     report = ingest.IngestReport(describe(path))
     recs, stacks = [], []
+    columns = table_columns(needs)
     for batch in ingest.iter_batches(path, report):
-        lf = pl.DataFrame(pl.from_arrow(batch)).lazy()
+        lf = pl.DataFrame(pl.from_arrow(batch.select([*columns, "stack"] if needs.st else columns))).lazy()
         has_raw = batch.column("raw").null_count < batch.num_rows
-        recs.append(compat_fields(lf.select(table_columns(needs)), needs, has_raw=has_raw).collect())
+        recs.append(compat_fields(lf.select(columns), needs, has_raw=has_raw).collect())
         stacks.append(_stacks(lf, needs).collect())
     return _Loaded(
         pl.concat(recs, how="vertical_relaxed"), pl.concat(stacks).unique("stack_hash"), report.leading_blank_lines

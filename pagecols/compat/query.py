@@ -523,7 +523,13 @@ def group_and_sort(recs: pl.DataFrame, plan: Plan, *, st_text: pl.Series | None,
     groups = (
         lf.with_columns(cull)
         .group_by(tie)
-        .agg(*[c(k).first() for k in keep], num=pl.len().cast(pl.UInt64), pages=c("pages").sum().cast(pl.UInt64))
+        # The representative is the first member in input order (B.7), whatever order
+        # the rows reach the group-by in.
+        .agg(
+            *[c(k).get(c("ord").arg_min()) for k in keep],
+            num=pl.len().cast(pl.UInt64),
+            pages=c("pages").sum().cast(pl.UInt64),
+        )
     )
     frame = groups.sort([*by, *tie], descending=[*descending, *[False] * len(tie)], maintain_order=True).collect()
     return Groups(frame, st_text, txt)
