@@ -34,10 +34,9 @@ from pagecols.compat.query import (
     Needs,
     compat_fields,
     group_and_sort,
-    stacktrace_ranks,
     table_columns,
-    txt_keys,
     with_empty_blocks,
+    with_keys,
 )
 from pagecols.compat.render import render
 from pagecols.errors import InputError, PagecolsError, UsageError
@@ -134,12 +133,8 @@ def sort_table(loaded: _Loaded, plan: Plan, out: BinaryIO, *, progress: Progress
     # page_owner_sort's own progress words (B.1), which it printed to stdout.
     progress(f"loaded {n_records}")
     progress("sorting ....")
-    st_text = txt = None
-    if needs.st:
-        recs, st_text = stacktrace_ranks(recs, loaded.stacks)
-    if needs.txt:
-        recs, txt = txt_keys(recs)
-    groups = group_and_sort(recs, plan, st_text=st_text, txt=txt)
+    recs, shared = with_keys(recs, loaded.stacks, needs)
+    groups = group_and_sort(recs, plan, st_text=shared.st_text, txt=shared.txt)
     progress("culling")
     written = render(groups, plan, out)
     selected = int(groups.frame["num"].sum()) if groups.frame.height else 0

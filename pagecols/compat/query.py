@@ -42,6 +42,7 @@ __all__ = [
     "table_columns",
     "txt_keys",
     "with_empty_blocks",
+    "with_keys",
 ]
 
 CMA, SLAB, VMALLOC, OTHERS = 2, 4, 8, 16
@@ -251,16 +252,19 @@ def with_empty_blocks(recs: pl.DataFrame, *, leading_blank_lines: int = 0) -> pl
     return pl.concat([recs, empties.select(recs.columns)]).sort("ord")
 
 
-def stacktrace_ranks(recs: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-    """Give each record ``st_rank``, the dense strcmp rank (from 1) of its stacktrace.
+ST_KEY = ("stack_hash", *TRAILERS, "raw_st")
 
-    Returns the records (the stacktrace columns replaced by ``st_rank``) and the text
-    of each rank (index ``st_rank - 1``).  ``stacks`` maps ``stack_hash`` to ``stack``.
+
+def stacktrace_ranks(recs: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """Each record's ``st_rank``, the dense strcmp rank (from 1) of its stacktrace.
+
+    Returns that column (in record order) and the text of each rank (index
+    ``st_rank - 1``).  ``stacks`` maps ``stack_hash`` to ``stack``.
     """
     from pagecols import textout
 
     c = pl.col
-    key = ["stack_hash", *TRAILERS, "raw_st"]
+    key = list(ST_KEY)
     distinct = (
         recs.lazy()
         .select(key)
@@ -278,9 +282,7 @@ def stacktrace_ranks(recs: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.DataF
     rank = recs.select(key).join(
         distinct.select(*key, "st_rank"), on=key, how="left", nulls_equal=True, maintain_order="left"
     )["st_rank"]
-    ranked = recs.drop(key).with_columns(st_rank=rank)
-    texts = distinct.unique("st_rank").sort("st_rank")["st_text"]
-    return ranked, texts
+    return rank, distinct.unique("st_rank").sort("st_rank")["st_text"]
 
 
 def _digits(v: pl.Expr) -> pl.Expr:
@@ -303,8 +305,16 @@ class TxtKeys:
     p_text: pl.Series | None
 
 
+TXT_INPUTS = (*_P_KEY[:-2], "has_ts", "ts_p", "free_p", "raw_header")
+
+
 def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
-    """Add the txt order columns (see the module docstring); drop the header columns."""
+    """The txt order columns (see the module docstring), in record order.
+
+    With ``st_rank`` after them, their joint order is strcmp order of txt.  The
+    frame also holds what rendering needs: ``p_rank``, ``r_ts`` and ``r_free`` on
+    the fast path, ``head`` (txt up to its stacktrace) on the other.
+    """
     from pagecols import textout
 
     c = pl.col
@@ -328,7 +338,6 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
     # Sorted, a string that is a prefix of others comes right before one of them.
     prefix_free = not nonempty.select(c("p_text").shift(-1).str.starts_with(c("p_text")).any()).item()
     fits = all(v is None or v < 10**19 for v in (stats["ts_max"], stats["free_max"]))
-    drop = [n for n in (*_P_KEY, "ts_p", "free_p") if n in recs.columns]
     if prefix_free and fits:
         # p_rank 0 is the empty txt; the others count from 1 in strcmp order.
         p_series = pl.concat([pl.Series("p_text", [""]), nonempty["p_text"]])
@@ -346,22 +355,17 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
         p_rank = p_keys.join(
             ranks.select(*_P_KEY, "p_rank"), on=list(_P_KEY), how="left", nulls_equal=True, maintain_order="left"
         )["p_rank"]
-        keyed = (
-            recs.lazy()
-            .with_columns(p_rank=p_rank)
-            .with_columns(
-                k_ts=_left_aligned(ts, ts_len),
-                k_len=ts_len.cast(pl.UInt8) * 2 + has_free.cast(pl.UInt8),
-                k_free=_left_aligned(free, free_len),
-                k_st=free_len.cast(pl.UInt64) * 2**32 + c("st_rank").cast(pl.UInt64),
-                # What the header prints after P, for rendering.
-                r_ts=pl.when(c("has_ts")).then(c("ts_p")),
-                r_free=pl.when(has_free).then(c("free_p")),
-            )
-            .drop(*drop)
-            .collect()
+        keyed = recs.select(
+            p_rank=p_rank,
+            k_ts=_left_aligned(ts, ts_len),
+            k_len=ts_len.cast(pl.UInt8) * 2 + has_free.cast(pl.UInt8),
+            k_free=_left_aligned(free, free_len),
+            k_flen=free_len,
+            # What the header prints after P, for rendering.
+            r_ts=pl.when(c("has_ts")).then(c("ts_p")),
+            r_free=pl.when(has_free).then(c("free_p")),
         )
-        return keyed, TxtKeys(("p_rank", "k_ts", "k_len", "k_free", "k_st"), True, p_series)
+        return keyed, TxtKeys(("p_rank", "k_ts", "k_len", "k_free", "k_flen", "st_rank"), True, p_series)
     head = pl.concat_str(
         c("p_text"),
         pl.when(c("has_ts"))
@@ -378,8 +382,29 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
         .otherwise(pl.lit("")),
     )
     p_text = p_keys.join(rendered, on=list(_P_KEY), how="left", nulls_equal=True, maintain_order="left")["p_text"]
-    keyed = recs.lazy().with_columns(p_text=p_text).with_columns(head=head).drop(*drop, "p_text").collect()
+    keyed = recs.with_columns(p_text=p_text).select(head=head)
     return keyed, TxtKeys(("head", "st_rank"), False, None)
+
+
+def with_keys(recs: pl.DataFrame, stacks: pl.DataFrame, needs: Needs) -> tuple[pl.DataFrame, Groups]:
+    """Replace the stacktrace and header columns by the ranks and keys computed from them.
+
+    The two computations are independent, so they run side by side (polars releases
+    the GIL); the returned :class:`Groups` is empty and carries the shared texts.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        st = pool.submit(stacktrace_ranks, recs, stacks) if needs.st else None
+        tx = pool.submit(txt_keys, recs) if needs.txt else None
+        st_rank, st_text = st.result() if st is not None else (None, None)
+        keyed, txt = tx.result() if tx is not None else (None, None)
+    out = recs.drop([n for n in (*ST_KEY, *TXT_INPUTS) if n in recs.columns])
+    if st_rank is not None:
+        out = out.with_columns(st_rank=st_rank)
+    if keyed is not None:
+        out = out.with_columns(keyed.get_columns())
+    return out, Groups(pl.DataFrame(), st_text, txt)
 
 
 @dataclass(frozen=True)
@@ -435,7 +460,7 @@ def _select(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
     return lf
 
 
-_TXT_ONLY = ("ord", "k_ts", "k_len", "k_free", "k_st")
+_TXT_ONLY = ("ord", "k_ts", "k_len", "k_free", "k_flen")
 
 
 def _txt_order(recs: pl.DataFrame, txt: TxtKeys) -> tuple[pl.Series, bool]:
