@@ -20,7 +20,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pagecols import compat
-from pagecols.compat import _load, _Loaded, sort_table
+from pagecols.compat import _load, _Loaded, query, sort_table
 from pagecols.compat.plan import parse_args
 from pagecols.compat.query import Needs
 
@@ -245,6 +245,18 @@ def test_golden_end_to_end(src: Path, case_id: str, parquet_of: dict[str, Path])
     golden = _golden_file(src, case_id)
     assert _matches(golden, _run(src, argv))
     assert _matches(golden, _run(parquet_of[src.name], argv))
+
+
+TXT_CASES = ["default", "sort-T", "sort-minus-txt", "cull-ator", "sort-ator-p-T", "a"]
+
+
+@pytest.mark.parametrize("src", golden_inputs(), ids=lambda p: p.name)
+def test_header_string_path_agrees(src: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The integer txt keys are an optimisation: sorting the header strings gives the same bytes."""
+    monkeypatch.setattr(query, "FAST_TXT_KEYS", False)
+    for case_id in TXT_CASES:
+        argv = next(a for cid, a, _ in CASES if cid == case_id)
+        assert _matches(_golden_file(src, case_id), _run_loaded(src, argv)), case_id
 
 
 def read_input(src: Path) -> bytes:
