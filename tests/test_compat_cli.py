@@ -130,3 +130,27 @@ def test_as_a_process_through_a_pipe() -> None:
     )
     assert proc.stdout == (GOLDEN / "default.out").read_bytes()[:10]
     assert b"Traceback" not in proc.stderr
+
+
+def test_output_mode_symlink_and_device(tmp_path: Path) -> None:
+    """The output file gets the mode open() would give; symlinks and devices are written through."""
+    import os
+    import stat
+
+    out = tmp_path / "new.txt"
+    assert invoke("--cull=p", str(HANDMADE), str(out))[0] == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+    kept = tmp_path / "kept.txt"
+    kept.write_bytes(b"old")
+    kept.chmod(0o640)
+    assert invoke("--cull=p", str(HANDMADE), str(kept))[0] == 0
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640
+    link = tmp_path / "link.txt"
+    link.symlink_to(kept)
+    assert invoke("--cull=tg", str(HANDMADE), str(link))[0] == 0
+    assert link.is_symlink()
+    assert kept.read_bytes() == (GOLDEN / "cull-tg.out").read_bytes()
+    assert invoke("--cull=tg", str(HANDMADE), os.devnull)[0] == 0
+    assert Path(os.devnull).is_char_device()

@@ -165,21 +165,38 @@ def _atomic(out: Sink) -> Iterator[BinaryIO]:
             yield sys.stdout.buffer
             sys.stdout.buffer.flush()
         return
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
+    # Write through a symlink to its target, as fopen() would.
+    target = Path(os.path.realpath(path))
+    if target.exists() and not target.is_file():
+        # A device or a FIFO (/dev/null, a pipe): it cannot be replaced, only written to.
+        try:
+            fh = open(target, "wb", buffering=0)  # noqa: SIM115  (closed below)
+        except OSError as err:
+            raise InputError(f"cannot write output `{path}`: {err.strerror}") from err
+        with fh:
+            yield fh
+        return
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as err:
         raise InputError(f"cannot write output `{path}`: {err.strerror}") from err
     try:
         # Unbuffered: the stanzas come in large blocks already.
         with os.fdopen(fd, "wb", buffering=0) as fh:
             yield fh
+        # mkstemp makes the file private; give it the mode a plain open() would.
+        os.chmod(tmp, target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def sort(
