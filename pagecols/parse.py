@@ -284,16 +284,159 @@ def _reparse_strict(df: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@dataclass
+class _Layout:
+    """Where the lines and records of a chunk are (all arrays index lines unless named ``rec``)."""
+
+    lines: _Lines
+    kind: npt.NDArray[np.int8]
+    blank: Bools
+    rec_of_line: I64  # record of each line; blank lines belong to the record before them
+    first: I64  # per record: its first line
+    last: I64  # per record: its last non-blank line
+    nb: I64  # the non-blank lines
+    of_kind: dict[Kind, I64]  # positions in ``nb`` of each kind's lines, in input order
+
+    @property
+    def records(self) -> int:
+        return len(self.first)
+
+
+def _layout(data: bytes | bytearray) -> _Layout:
+    buf = np.frombuffer(data, dtype=np.uint8)
+    nl = np.flatnonzero(buf == 10)
+    starts = np.empty(len(nl), dtype=np.int64)
+    starts[0] = 0
+    starts[1:] = nl[:-1] + 1
+    blank = nl == starts
+    after_blank = np.concatenate(([True], blank[:-1]))
+    before_blank = np.concatenate((blank[1:], [True]))
+    rec_start = ~blank & after_blank
+    nb = np.flatnonzero(~blank)
+    kind = _classify(buf, starts, blank)
+    # One stable sort groups the lines by kind, each group still in input order.
+    by_kind = np.argsort(kind[nb], kind="stable")
+    bounds = np.searchsorted(kind[nb][by_kind], np.arange(len(Kind) + 1))
+    return _Layout(
+        lines=_Lines(data, buf, starts, nl),
+        kind=kind,
+        blank=blank,
+        rec_of_line=np.cumsum(rec_start) - 1,
+        first=np.flatnonzero(rec_start),
+        last=np.flatnonzero(~blank & before_blank),
+        nb=nb,
+        of_kind={k: by_kind[bounds[k] : bounds[k + 1]] for k in Kind},
+    )
+
+
+class _Verdicts:
+    """Per record: why it keeps its raw text (the first reason found wins), and the line to blame."""
+
+    def __init__(self, lay: _Layout) -> None:
+        self.reason = np.zeros(lay.records, dtype=np.int8)
+        self.line = lay.first.copy()
+
+    def flag(self, recs: I64, code: int, at: I64 | None = None) -> None:
+        fresh = self.reason[recs] == _OK
+        self.reason[recs[fresh]] = code
+        if at is not None:
+            self.line[recs[fresh]] = at[fresh]
+
+
+def _check_layout(lay: _Layout, verdicts: _Verdicts) -> dict[Kind, I64]:
+    """Spec A.1: a header first, kinds in order, the single kinds at most once.
+
+    Returns, per single kind, the line of each record's line of that kind (-1 if none).
+    """
+    nb_rec, nb_kind = lay.rec_of_line[lay.nb], lay.kind[lay.nb]
+    verdicts.flag(np.flatnonzero(lay.kind[lay.first] != Kind.HEADER), _NO_HEADER)
+    backwards = np.flatnonzero((nb_rec[1:] == nb_rec[:-1]) & (nb_kind[1:] < nb_kind[:-1])) + 1
+    verdicts.flag(nb_rec[backwards], _ORDER, lay.nb[backwards])
+    line_of: dict[Kind, I64] = {}
+    for k in F.SINGLE_KINDS:
+        recs, at = nb_rec[lay.of_kind[k]], lay.nb[lay.of_kind[k]]
+        twice = np.flatnonzero(recs[1:] == recs[:-1]) + 1
+        verdicts.flag(recs[twice], _DUPLICATE, at[twice])
+        idx = np.full(lay.records, -1, dtype=np.int64)
+        idx[recs] = at
+        line_of[k] = idx
+    other = lay.of_kind[Kind.OTHER]
+    verdicts.flag(nb_rec[other], _OTHER_LINE, lay.nb[other])
+    return line_of
+
+
+def _header_columns(lay: _Layout, line_of: I64, verdicts: _Verdicts) -> dict[str, pa.Array]:
+    recs = np.flatnonzero(line_of >= 0)
+    at = line_of[recs]
+    hdr = _parse_headers(lay.lines.take(at))
+    bad = ~hdr["_ok"].to_numpy()
+    verdicts.flag(recs[bad], _BAD_HEADER, at[bad])
+    bad = ~hdr["_in_range"].to_numpy()
+    verdicts.flag(recs[bad], _RANGE, at[bad])
+    cols = {c: _spread(hdr[c].to_arrow(), recs, lay.records) for c in _HEADER_FIELDS}
+    order = hdr["order"].fill_null(0).to_numpy().astype(np.uint64)
+    no_pages = (hdr["order"].is_null() | (hdr["order"] > 63)).to_numpy()
+    pages = np.left_shift(np.uint64(1), np.minimum(order, np.uint64(63)))
+    cols["pages"] = _spread(pa.array(pages, mask=no_pages), recs, lay.records)
+    return cols
+
+
+def _pfn_columns(lay: _Layout, line_of: I64, verdicts: _Verdicts) -> tuple[dict[str, pa.Array], Bools, Bools]:
+    """The PFN columns, and per record whether its PFN line says CMA and slab (spec B.4)."""
+    recs = np.flatnonzero(line_of >= 0)
+    at = line_of[recs]
+    pfn = _parse_pfn(lay.lines.take(at))
+    legacy = pfn["legacy"].to_numpy()
+    bad = ~pfn["ok"].to_numpy() & ~legacy
+    verdicts.flag(recs[bad], _BAD_PFN, at[bad])
+    verdicts.flag(recs[legacy], _LEGACY)
+    cols = {
+        c: _spread(pfn[c].to_arrow(), recs, lay.records)
+        for c in ("pfn", "pfn_hex", "migratetype", "block", "block_migratetype", "page_flags")
+    }
+    cma = np.zeros(lay.records, dtype=bool)
+    slab = np.zeros(lay.records, dtype=bool)
+    cma[recs] = pfn["cma"].to_numpy()
+    slab[recs] = pfn["slab"].to_numpy()
+    return cols, cma, slab
+
+
+def _stack_columns(lay: _Layout, cache: StackCache) -> tuple[dict[str, pa.Array], Bools]:
+    """The stack columns (one slice of the chunk per record, facts per distinct stack), and vmalloc."""
+    at = lay.nb[lay.of_kind[Kind.STACK]]
+    recs = lay.rec_of_line[at]
+    change = recs[1:] != recs[:-1]
+    begin = np.ones(len(recs), dtype=bool)
+    begin[1:] = change
+    end = np.ones(len(recs), dtype=bool)
+    end[:-1] = change
+    lines = lay.lines
+    # A record without frames gets the empty slice at its start.
+    cut_a = lines.starts[lay.first].copy()
+    cut_b = cut_a.copy()
+    cut_a[recs[begin]] = lines.starts[at[begin]]
+    cut_b[recs[begin]] = lines.ends[at[end]]
+    encoded = _views(lines.data, lines.buf, cut_a, cut_b).dictionary_encode()
+    infos = [cache.get(s) for s in encoded.dictionary.to_pylist()]
+    codes = pa.array(encoded.indices.to_numpy(zero_copy_only=False))
+    cols = {
+        "stack": pa.DictionaryArray.from_arrays(encoded.indices, encoded.dictionary.cast(pa.string())),
+        "stack_hash": pa.array(np.array([i.hash for i in infos], dtype=np.uint64)).take(codes),
+        "module": pa.array([i.module for i in infos], type=pa.string()).take(codes),
+    }
+    vmalloc = np.array([i.vmalloc for i in infos], dtype=bool)[codes.to_numpy()]
+    return cols, vmalloc
+
+
 def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
     """Parse whole records.  ``data`` has LF line ends and starts at a record or the input start.
 
     Records are numbered from 0 and lines from 1 within the chunk; the caller,
     which knows what came before, makes them absolute.
     """
-    first_line, first_record = 1, 0
     if not data.endswith(b"\n"):
         data = bytes(data) + b"\n"
-    reason_utf8 = False
+    lossy = False
     try:
         if not data.isascii():
             data.decode("utf-8")
@@ -301,154 +444,51 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
         # Arrow strings must be UTF-8: replace the bad bytes, and flag every record
         # holding a replacement character (a rare, reported, lossy path).
         data = data.decode("utf-8", "replace").encode()
-        reason_utf8 = True
+        lossy = True
 
-    buf = np.frombuffer(data, dtype=np.uint8)
-    nl = np.flatnonzero(buf == 10)
-    n = len(nl)
-    starts = np.empty(n, dtype=np.int64)
-    starts[0] = 0
-    starts[1:] = nl[:-1] + 1
-    blank = nl == starts
-    lines = _Lines(data, buf, starts, nl)
+    lay = _layout(data)
+    n_lines = len(lay.blank)
+    leading = int(lay.first[0]) if lay.records else n_lines
+    if lay.records == 0:
+        return ParsedChunk(_empty_batch(), leading, n_lines, 0, [], Counter())
+    verdicts = _Verdicts(lay)
+    line_of = _check_layout(lay, verdicts)
 
-    kind = _classify(buf, starts, blank)
+    cols: dict[str, pa.Array] = {
+        "record": pa.array(np.arange(lay.records, dtype=np.uint64)),
+        "line": pa.array((lay.first + 1).astype(np.uint64)),
+    }
+    cols |= _header_columns(lay, line_of[Kind.HEADER], verdicts)
+    pfn_cols, cma, slab = _pfn_columns(lay, line_of[Kind.PFN], verdicts)
+    stack_cols, vmalloc = _stack_columns(lay, cache)
+    cols |= pfn_cols | stack_cols
+    cols["allocator"] = allocator_names(cma, slab, vmalloc)
+    trailers, malformed = _parse_trailers(lay.lines, line_of, lay.records)
+    for recs, at in malformed:
+        verdicts.flag(recs, _BAD_TRAILER, at)
+    cols |= trailers
+    in_record = lay.blank & (lay.rec_of_line >= 0)
+    cols["blank_after"] = pa.array(np.bincount(lay.rec_of_line[in_record], minlength=lay.records).astype(np.uint32))
 
-    nonblank = ~blank
-    prev_blank = np.empty(n, dtype=bool)
-    prev_blank[0] = True
-    prev_blank[1:] = blank[:-1]
-    rec_start = nonblank & prev_blank
-    rec_of_line = np.cumsum(rec_start) - 1
-    first_idx = np.flatnonzero(rec_start)
-    nrec = len(first_idx)
-    leading = int(first_idx[0]) if nrec else n
-    if nrec == 0:
-        return ParsedChunk(_empty_batch(), leading, n, 0, [], Counter())
-    next_blank = np.empty(n, dtype=bool)
-    next_blank[-1] = True
-    next_blank[:-1] = blank[1:]
-    last_idx = np.flatnonzero(nonblank & next_blank)
-    blank_after = np.bincount(rec_of_line[blank & (rec_of_line >= 0)], minlength=nrec)
-
-    nb = np.flatnonzero(nonblank)
-    nb_rec = rec_of_line[nb]
-    nb_kind = kind[nb]
-
-    reason = np.zeros(nrec, dtype=np.int8)
-    reason_line = first_idx.copy()  # which line an error points at
-
-    def flag(recs: I64, code: int, at: I64 | None = None) -> None:
-        fresh = reason[recs] == _OK
-        recs, at = recs[fresh], (at[fresh] if at is not None else None)
-        reason[recs] = code
-        if at is not None:
-            reason_line[recs] = at
-
-    # Layout (spec A.1): header first, kinds in order, the single kinds at most once.
-    flag(np.flatnonzero(kind[first_idx] != Kind.HEADER), _NO_HEADER)
-    backwards = np.flatnonzero((nb_rec[1:] == nb_rec[:-1]) & (nb_kind[1:] < nb_kind[:-1])) + 1
-    flag(nb_rec[backwards], _ORDER, nb[backwards])
-    # One stable sort groups the lines by kind, each group still in input order.
-    by_kind = np.argsort(nb_kind, kind="stable")
-    bounds = np.searchsorted(nb_kind[by_kind], np.arange(len(Kind) + 1))
-    of_kind = {k: by_kind[bounds[k] : bounds[k + 1]] for k in Kind}
-    line_of: dict[Kind, I64] = {}
-    for k in F.SINGLE_KINDS:
-        recs, at = nb_rec[of_kind[k]], nb[of_kind[k]]
-        twice = np.flatnonzero(recs[1:] == recs[:-1]) + 1
-        flag(recs[twice], _DUPLICATE, at[twice])
-        idx = np.full(nrec, -1, dtype=np.int64)
-        idx[recs] = at
-        line_of[k] = idx
-    other = of_kind[Kind.OTHER]
-    flag(nb_rec[other], _OTHER_LINE, nb[other])
-
-    cols: dict[str, pa.Array] = {}
-    rec_line = first_idx + first_line
-    cols["record"] = pa.array(np.arange(first_record, first_record + nrec, dtype=np.uint64))
-    cols["line"] = pa.array(rec_line.astype(np.uint64))
-
-    # --- header --------------------------------------------------------------------------------
-    hdr_recs = np.flatnonzero(line_of[Kind.HEADER] >= 0)
-    hdr = _parse_headers(lines.take(line_of[Kind.HEADER][hdr_recs]))
-    hdr_lines = line_of[Kind.HEADER][hdr_recs]
-    bad_hdr = ~hdr["_ok"].to_numpy()
-    flag(hdr_recs[bad_hdr], _BAD_HEADER, hdr_lines[bad_hdr])
-    bad_num = ~hdr["_in_range"].to_numpy()
-    flag(hdr_recs[bad_num], _RANGE, hdr_lines[bad_num])
-    for c in _HEADER_FIELDS:
-        cols[c] = _spread(hdr[c].to_arrow(), hdr_recs, nrec)
-    order = hdr["order"].fill_null(0).to_numpy().astype(np.uint64)
-    no_pages = (hdr["order"].is_null() | (hdr["order"] > 63)).to_numpy()
-    pages = np.left_shift(np.uint64(1), np.minimum(order, np.uint64(63)))
-    cols["pages"] = _spread(pa.array(pages, mask=no_pages), hdr_recs, nrec)
-
-    # --- PFN line --------------------------------------------------------------------------------
-    pfn_recs = np.flatnonzero(line_of[Kind.PFN] >= 0)
-    pfn = _parse_pfn(lines.take(line_of[Kind.PFN][pfn_recs]))
-    pfn_ok = pfn["ok"].to_numpy()
-    legacy = pfn["legacy"].to_numpy()
-    flag(pfn_recs[~pfn_ok & ~legacy], _BAD_PFN, line_of[Kind.PFN][pfn_recs[~pfn_ok & ~legacy]])
-    flag(pfn_recs[legacy], _LEGACY)
-    for c in ("pfn", "pfn_hex", "migratetype", "block", "block_migratetype", "page_flags"):
-        cols[c] = _spread(pfn[c].to_arrow(), pfn_recs, nrec)
-    is_cma = np.zeros(nrec, dtype=bool)
-    is_slab = np.zeros(nrec, dtype=bool)
-    is_cma[pfn_recs] = pfn["cma"].to_numpy()
-    is_slab[pfn_recs] = pfn["slab"].to_numpy()
-
-    # --- stack -------------------------------------------------------------------------------------
-    st = of_kind[Kind.STACK]
-    st_rec, st_line = nb_rec[st], nb[st]
-    begin = np.ones(len(st_rec), dtype=bool)
-    begin[1:] = st_rec[1:] != st_rec[:-1]
-    end = np.ones(len(st_rec), dtype=bool)
-    end[:-1] = st_rec[1:] != st_rec[:-1]
-    has_stack = st_rec[begin]
-    cut_a = starts[first_idx].copy()
-    cut_b = cut_a.copy()
-    cut_a[has_stack] = starts[st_line[begin]]
-    cut_b[has_stack] = nl[st_line[end]]
-    encoded = _views(data, buf, cut_a, cut_b).dictionary_encode()
-    infos = [cache.get(s) for s in encoded.dictionary.to_pylist()]
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    hashes = np.array([i.hash for i in infos], dtype=np.uint64)
-    vmalloc = np.array([i.vmalloc for i in infos], dtype=bool)[codes]
-    cols["stack"] = pa.DictionaryArray.from_arrays(encoded.indices, encoded.dictionary.cast(pa.string()))
-    cols["stack_hash"] = pa.array(hashes[codes])
-    cols["module"] = pa.array([i.module for i in infos], type=pa.string()).take(pa.array(codes))
-
-    cols["allocator"] = allocator_names(is_cma, is_slab, vmalloc)
-
-    # --- trailers -----------------------------------------------------------------------------------
-    trailers, malformed = _parse_trailers(lines, line_of, nrec)
-    for rec_set, line_set in malformed:
-        flag(rec_set, _BAD_TRAILER, line_set)
-    cols.update(trailers)
-    cols["blank_after"] = pa.array(blank_after.astype(np.uint32))
-
-    # --- records that keep their text ----------------------------------------------------------------
-    if reason_utf8:
-        texts = _views(data, buf, starts[first_idx], nl[last_idx])
-        has_fffd = pl.Series(texts).str.contains("\ufffd", literal=True).to_numpy()
-        reason[has_fffd] = _UTF8
+    lines = lay.lines
+    if lossy:
+        texts = pl.Series(_views(data, lines.buf, lines.starts[lay.first], lines.ends[lay.last]))
+        verdicts.reason[texts.str.contains("\ufffd", literal=True).to_numpy()] = _UTF8
+    reason = verdicts.reason
     need_raw = np.flatnonzero(reason != _OK)
-    raw = _views(data, buf, starts[first_idx[need_raw]], nl[last_idx[need_raw]])
-    cols["raw"] = _spread(raw.cast(pa.string()), need_raw, nrec)
-    codes_err = reason[need_raw]
-    is_err = codes_err != _LEGACY
-    err_recs = need_raw[is_err]
-    msgs = np.array([_MESSAGES.get(int(c), "") for c in range(_RANGE + 1)], dtype=object)
-    cols["parse_error"] = _spread(pa.array(msgs[codes_err[is_err]].tolist(), type=pa.string()), err_recs, nrec)
+    raw = _views(data, lines.buf, lines.starts[lay.first[need_raw]], lines.ends[lay.last[need_raw]])
+    cols["raw"] = _spread(raw.cast(pa.string()), need_raw, lay.records)
+    errors = need_raw[reason[need_raw] != _LEGACY]
+    messages = [_MESSAGES[int(code)] for code in reason[errors]]
+    cols["parse_error"] = _spread(pa.array(messages, type=pa.string()), errors, lay.records)
     first_errors = [
-        (int(reason_line[r]) + first_line, str(msgs[reason[r]]), lines.text(int(reason_line[r]))) for r in err_recs[:10]
+        (int(verdicts.line[r]) + 1, _MESSAGES[int(reason[r])], lines.text(int(verdicts.line[r]))) for r in errors[:10]
     ]
 
-    batch = pa.RecordBatch.from_arrays([cols[f.name].cast(f.type) for f in write_schema()], schema=write_schema())
-    return ParsedChunk(
-        batch, leading, n, len(err_recs), first_errors, _eras(cols, (reason == _OK) | (reason == _LEGACY))
-    )
+    schema = write_schema()
+    batch = pa.RecordBatch.from_arrays([cols[f.name].cast(f.type) for f in schema], schema=schema)
+    eras = _eras(cols, (reason == _OK) | (reason == _LEGACY))
+    return ParsedChunk(batch, leading, n_lines, len(errors), first_errors, eras)
 
 
 def allocator_names(cma: Bools, slab: Bools, vmalloc: Bools) -> pa.Array:

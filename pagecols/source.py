@@ -23,6 +23,10 @@ from typing import BinaryIO, cast
 from pagecols.errors import InputError
 
 CHUNK_BYTES = 32 << 20
+# The kernel builds a record in one page, so real records are a few KB.  Text that runs this
+# long without a blank line is not a page_owner dump (and would overflow the 32-bit offsets
+# the parser's string views use).
+MAX_RECORD_BYTES = 256 << 20
 
 _MAGIC = {
     b"\x1f\x8b": "gzip",
@@ -106,6 +110,8 @@ def chunks(source: str | os.PathLike[str], *, chunk_bytes: int = CHUNK_BYTES) ->
             _normalise_line_ends(data)
             cut = _record_start_cut(data)
             if cut < 0:
+                if len(data) > MAX_RECORD_BYTES:
+                    raise InputError(f"{name}: no blank line in {len(data) >> 20} MiB: not a page_owner dump")
                 carry = bytes(data) + hold
                 continue
             carry = bytes(data[cut:]) + hold
