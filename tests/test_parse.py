@@ -256,3 +256,13 @@ def test_bad_inputs_are_clear_errors(tmp_path: Path, content: bytes, message: st
     with pytest.raises(InputError, match=message):
         pagecols.convert(path, tmp_path / "out.parquet")
     assert not list(tmp_path.glob("*.parquet*"))
+
+
+def test_text_without_record_boundaries_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pagecols import source
+
+    monkeypatch.setattr(source, "MAX_RECORD_BYTES", 1 << 16)
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"no blank line here\n" * 20_000)
+    with pytest.raises(InputError, match=r"no blank line in 0 MiB: not a page_owner dump"):
+        list(source.chunks(path, chunk_bytes=1 << 15))
