@@ -111,7 +111,7 @@ def chunks(source: str | os.PathLike[str], *, chunk_bytes: int = CHUNK_BYTES) ->
             cut = _record_start_cut(data)
             if cut < 0:
                 if len(data) > MAX_RECORD_BYTES:
-                    raise InputError(f"{name}: no blank line in {len(data) >> 20} MiB: not a page_owner dump")
+                    raise InputError(f"{name}: no blank line in {len(data):,} bytes: not a page_owner dump")
                 carry = bytes(data) + hold
                 continue
             carry = bytes(data[cut:]) + hold

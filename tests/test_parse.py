@@ -264,5 +264,5 @@ def test_text_without_record_boundaries_is_refused(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(source, "MAX_RECORD_BYTES", 1 << 16)
     path = tmp_path / "in.txt"
     path.write_bytes(b"no blank line here\n" * 20_000)
-    with pytest.raises(InputError, match=r"no blank line in 0 MiB: not a page_owner dump"):
+    with pytest.raises(InputError, match=r"no blank line in [0-9,]+ bytes: not a page_owner dump"):
         list(source.chunks(path, chunk_bytes=1 << 15))
