@@ -391,16 +391,12 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
 def with_keys(recs: pl.DataFrame, stacks: pl.DataFrame, needs: Needs) -> tuple[pl.DataFrame, Groups]:
     """Replace the stacktrace and header columns by the ranks and keys computed from them.
 
-    The two computations are independent, so they run side by side (polars releases
-    the GIL); the returned :class:`Groups` is empty and carries the shared texts.
+    The returned :class:`Groups` is empty and carries the shared texts.  (The two
+    computations are independent; run side by side they gained nothing on two busy
+    cores and raised the peak memory, so they run one after the other.)
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        st = pool.submit(stacktrace_ranks, recs, stacks) if needs.st else None
-        tx = pool.submit(txt_keys, recs) if needs.txt else None
-        st_rank, st_text = st.result() if st is not None else (None, None)
-        keyed, txt = tx.result() if tx is not None else (None, None)
+    st_rank, st_text = stacktrace_ranks(recs, stacks) if needs.st else (None, None)
+    keyed, txt = txt_keys(recs) if needs.txt else (None, None)
     out = recs.drop([n for n in (*ST_KEY, *TXT_INPUTS) if n in recs.columns])
     if st_rank is not None:
         out = out.with_columns(st_rank=st_rank)
