@@ -114,7 +114,9 @@ def _load(src: Source, needs: Needs) -> _Loaded:
         recs.append(compat_fields(lf.select(columns), needs, has_raw=has_raw).collect())
         stacks.append(_stacks(lf, needs).collect())
     return _Loaded(
-        pl.concat(recs, how="vertical_relaxed"), pl.concat(stacks).unique("stack_hash"), report.leading_blank_lines
+        pl.concat(recs, how="vertical_relaxed", rechunk=True),
+        pl.concat(stacks).unique("stack_hash"),
+        report.leading_blank_lines,
     )
 
 

@@ -257,6 +257,49 @@ def with_empty_blocks(recs: pl.DataFrame, *, leading_blank_lines: int = 0) -> pl
 ST_KEY = ("stack_hash", *TRAILERS, "raw_st")
 
 
+def distinct_ids(frame: pl.DataFrame, *, hashed: bool = True) -> tuple[pl.DataFrame, pl.Series]:
+    """The distinct rows of ``frame`` (nulls equal) and, per row, the index of its distinct row.
+
+    Rows are compared through integer columns: integers as they are, booleans and
+    null flags packed together, strings by their 64-bit hash, once that hash is seen
+    to tell apart every string the column holds (else the strings themselves are
+    compared).  So no long string, and no hash collision, goes through the join.
+    ``hashed=False`` compares the columns as they are.  Distinct rows come in the
+    order of their first appearance.
+    """
+    c = pl.col
+    keys: list[pl.Expr] = []
+    flags = pl.lit(0, dtype=pl.UInt64)
+    bit = 0
+    exact = hashed
+    for name, dtype in frame.schema.items() if hashed else ():
+        col = c(name)
+        if dtype == pl.String:
+            present = frame.select(col.unique())
+            if present.select(col.hash().n_unique()).item() != present.height:
+                exact = False
+                break
+            keys.append(col.hash())
+        elif dtype == pl.Boolean:
+            flags = (
+                flags
+                + col.is_not_null().cast(pl.UInt64) * 2**bit
+                + col.fill_null(False).cast(pl.UInt64) * 2 ** (bit + 1)
+            )
+            bit += 2
+        else:
+            as_u64 = col.cast(pl.Int64).reinterpret(signed=False) if dtype.is_signed_integer() else col.cast(pl.UInt64)
+            keys.append(as_u64.fill_null(0))
+            flags = flags + col.is_null().cast(pl.UInt64) * 2**bit
+            bit += 1
+    assert bit <= 64
+    keyed = frame.select([k.alias(f"_k{i}") for i, k in enumerate(keys)], _flags=flags) if exact else frame
+    names = keyed.columns
+    reps = keyed.with_row_index("_row").group_by(names).agg(c("_row").min()).sort("_row").with_row_index("_id")
+    ids = keyed.join(reps.select(*names, "_id"), on=names, how="left", nulls_equal=True, maintain_order="left")["_id"]
+    return frame.gather(reps["_row"]), ids
+
+
 def stacktrace_ranks(recs: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """Each record's ``st_rank``, the dense strcmp rank (from 1) of its stacktrace.
 
@@ -266,13 +309,11 @@ def stacktrace_ranks(recs: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.Serie
     from pagecols import textout
 
     c = pl.col
-    key = list(ST_KEY)
-    distinct = (
-        recs.lazy()
-        .select(key)
-        .unique()
-        .join(stacks.lazy().unique("stack_hash"), on="stack_hash", how="left")
-        .with_columns(
+    distinct, ids = distinct_ids(recs.select(ST_KEY))
+    ranked = (
+        distinct.lazy()
+        .join(stacks.lazy().unique("stack_hash"), on="stack_hash", how="left", maintain_order="left")
+        .select(
             st_text=pl.when(c("raw_st").is_not_null())
             .then(c("raw_st"))
             .otherwise(pl.concat_str(textout.stack_lines().fill_null(""), textout.trailer_lines()))
@@ -280,11 +321,7 @@ def stacktrace_ranks(recs: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.Serie
         .with_columns(st_rank=c("st_text").rank("dense").cast(pl.UInt32))
         .collect()
     )
-    # Only the key columns go through the join; the rank comes back in record order.
-    rank = recs.select(key).join(
-        distinct.select(*key, "st_rank"), on=key, how="left", nulls_equal=True, maintain_order="left"
-    )["st_rank"]
-    return rank, distinct.unique("st_rank").sort("st_rank")["st_text"]
+    return ranked["st_rank"].gather(ids), ranked.unique("st_rank").sort("st_rank")["st_text"]
 
 
 def _digits(v: pl.Expr) -> pl.Expr:
@@ -320,8 +357,9 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
     from pagecols import textout
 
     c = pl.col
-    p_keys = recs.select(*_P_KEY[:-2], free_p_no_ts=pl.when(~c("has_ts")).then(c("free_p")), raw_header=c("raw_header"))
-    distinct = p_keys.unique()
+    distinct, ids = distinct_ids(
+        recs.select(*_P_KEY[:-2], free_p_no_ts=pl.when(~c("has_ts")).then(c("free_p")), raw_header=c("raw_header"))
+    )
     # P: up to the ts digits; a header without ts is whole, with its "\n"; raw rows' first line.
     rendered = distinct.with_columns(
         pid=c("pid_p"), tgid=c("tgid_p"), comm=c("comm_p"), ts=pl.lit(None, dtype=pl.UInt64), free_ts=c("free_p_no_ts")
@@ -347,16 +385,14 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
             pl.DataFrame({"p_text": p_series, "p_rank": pl.int_range(0, len(p_series), eager=True, dtype=pl.UInt32)}),
             on="p_text",
             how="left",
+            maintain_order="left",
         )
         ts = c("ts_p").fill_null(0)
         free = pl.when(c("has_ts")).then(c("free_p")).fill_null(0)
         ts_len = pl.when(c("has_ts")).then(_digits(ts)).otherwise(pl.lit(0, dtype=pl.UInt8))
         has_free = c("has_ts") & c("free_p").is_not_null()
         free_len = pl.when(has_free).then(_digits(free)).otherwise(pl.lit(0, dtype=pl.UInt8))
-        # Only the key columns go through the join; the rank comes back in record order.
-        p_rank = p_keys.join(
-            ranks.select(*_P_KEY, "p_rank"), on=list(_P_KEY), how="left", nulls_equal=True, maintain_order="left"
-        )["p_rank"]
+        p_rank = ranks["p_rank"].gather(ids)
         keyed = recs.select(
             p_rank=p_rank,
             k_ts=_left_aligned(ts, ts_len),
@@ -383,8 +419,7 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
         )
         .otherwise(pl.lit("")),
     )
-    p_text = p_keys.join(rendered, on=list(_P_KEY), how="left", nulls_equal=True, maintain_order="left")["p_text"]
-    keyed = recs.with_columns(p_text=p_text).select(head=head)
+    keyed = recs.with_columns(p_text=rendered["p_text"].gather(ids)).select(head=head)
     return keyed, TxtKeys(("head", "st_rank"), False, None)
 
 
