@@ -157,9 +157,9 @@ def compat_fields(lf: pl.LazyFrame, needs: Needs, *, has_raw: bool = True) -> pl
     """One row per table row with the values page_owner_sort works with.
 
     Always ``pages`` and ``blank_after``; the ``needs.fields`` among ``pid``, ``tgid``,
-    ``comm``, ``ts``, ``free_ts`` and ``ator`` (the B.4 bitmask).  With ``needs.st``: ``stack_hash``, the trailer
-    columns and ``raw_st`` (a raw row's stacktrace), which together say what the
-    stacktrace is.  With ``needs.txt``: the header columns as printed (``pid_p`` ...,
+    ``comm``, ``ts``, ``free_ts`` and ``ator`` (the B.4 bitmask).  With ``needs.st``:
+    ``stack_hash``, the trailer columns and ``raw_st`` (a raw row's stacktrace), which
+    together say what the stacktrace is.  With ``needs.txt``: the header columns as printed (``pid_p`` ...,
     null where not printed), ``has_ts``, ``ts_p``, ``free_p`` and ``raw_header``.
     ``has_raw=False`` skips the raw-row expressions when no row is raw.
     """
