@@ -26,6 +26,7 @@ _EXPORTS = {
     "decode": "pagecols.analyze",
     "timeline": "pagecols.analyze",
     "read_stacks": "pagecols.stacks",
+    "sort": "pagecols.compat",
     "PagecolsError": "pagecols.errors",
     "ParseError": "pagecols.errors",
     "InputError": "pagecols.errors",
@@ -50,12 +51,14 @@ __all__ = [
     "read_dump",
     "read_stacks",
     "scan",
+    "sort",
     "timeline",
     "top",
 ]
 
 if TYPE_CHECKING:
     from pagecols.analyze import cull, decode, diff, folded, frag, query, timeline, top
+    from pagecols.compat import sort
     from pagecols.errors import InputError, PagecolsError, ParseError, UsageError
     from pagecols.frames import info, read_dump, scan
     from pagecols.ingest import convert

@@ -9,23 +9,29 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from pagecols import formats as F
 
-_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_SHIFTS = np.arange(60, -4, -4, dtype=np.uint64)
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# numpy and pyarrow are imported where used: `pagecols sort` builds these expressions on every
+# run, and most runs never render a hex number.
 
 
 def _hex_series(s: pl.Series) -> pl.Series:
     """Lower-case hex digits of a UInt64 series, without ``0x``, as C's ``%lx`` prints them."""
+    import numpy as np
+    import pyarrow as pa
+
+    digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+    shifts = np.arange(60, -4, -4, dtype=np.uint64)
     values = s.fill_null(0).to_numpy().astype(np.uint64)
-    nibbles = (values[:, None] >> _SHIFTS[None, :]) & np.uint64(0xF)
-    chars = np.ascontiguousarray(_HEX_DIGITS[nibbles.astype(np.intp)])
+    nibbles = (values[:, None] >> shifts[None, :]) & np.uint64(0xF)
+    chars = np.ascontiguousarray(digits[nibbles.astype(np.intp)])
     width = np.where(values == 0, 1, 16 - np.argmax(nibbles != 0, axis=1))
     padded = pl.Series(pa.array(chars.view("S16").ravel(), type=pa.binary(16))).cast(pl.String)
     return padded.str.slice(pl.Series((16 - width).astype(np.int64)))
@@ -126,6 +132,9 @@ def iter_text(lf: pl.LazyFrame, *, batch_rows: int = 200_000) -> Iterator[bytes]
 
 def _concatenated(arr: pa.Array | pa.ChunkedArray) -> bytes:
     """The bytes of all strings of ``arr`` in order, taken straight from the Arrow buffers."""
+    import numpy as np
+    import pyarrow as pa
+
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     out = []
     for piece in chunks:
