@@ -21,13 +21,15 @@ fast path could not render back.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pagecols import formats as F
 from pagecols.formats import Kind
@@ -63,25 +65,42 @@ _MESSAGES = {
 }
 
 
-@dataclass
-class StackInfo:
-    hash: int
-    module: str
-    vmalloc: bool
-
-
-@dataclass
 class StackCache:
-    """Per-distinct-stack facts, shared by all chunks of one input."""
+    """Per-distinct-stack facts (hash, module, vmalloc), shared by all chunks of one input.
 
-    known: dict[str, StackInfo] = field(default_factory=dict)
+    A chunk's distinct stacks are looked up in Arrow (one hash join); only stacks
+    never seen before come to Python, so the cost per chunk does not grow with
+    the number of stacks the dump has.
+    """
 
-    def get(self, stack: str) -> StackInfo:
-        info = self.known.get(stack)
-        if info is None:
-            info = StackInfo(stack_hash(stack), stack_module(stack), is_vmalloc(stack))
-            self.known[stack] = info
-        return info
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stacks = pa.array([], type=pa.string())
+        self._hashes = np.zeros(0, dtype=np.uint64)
+        self._modules = pa.array([], type=pa.string())
+        self._vmalloc = np.zeros(0, dtype=bool)
+
+    def facts(self, stacks: pa.Array) -> tuple[npt.NDArray[np.uint64], pa.Array, Bools]:
+        """Hash, module and vmalloc-ness of each of ``stacks`` (distinct strings)."""
+        stacks = stacks.cast(pa.string())
+        with self._lock:
+            known = self._stacks
+        ids = pc.index_in(stacks, value_set=known)
+        if ids.null_count:
+            new = stacks.filter(ids.is_null()).to_pylist()
+            with self._lock:
+                # Another chunk may have added some of these meanwhile; a repeat is harmless
+                # (index_in finds the first), facts are the same.
+                self._stacks = pa.concat_arrays([self._stacks, pa.array(new, type=pa.string())])
+                self._hashes = np.concatenate([self._hashes, np.array([stack_hash(s) for s in new], dtype=np.uint64)])
+                self._modules = pa.concat_arrays([self._modules, pa.array([stack_module(s) for s in new])])
+                self._vmalloc = np.concatenate([self._vmalloc, np.array([is_vmalloc(s) for s in new], dtype=bool)])
+                known = self._stacks
+            ids = pc.index_in(stacks, value_set=known)
+        with self._lock:
+            hashes, modules, vmalloc = self._hashes, self._modules, self._vmalloc
+        at = ids.to_numpy(zero_copy_only=False)
+        return hashes[at], modules.take(ids), vmalloc[at]
 
 
 def stack_hash(stack: str) -> int:
@@ -128,20 +147,25 @@ def _views(data: bytes | bytearray, buf: npt.NDArray[np.uint8], starts: I64, end
     """Zero-copy Arrow ``string_view`` array of the byte ranges ``[starts, ends)`` of ``data``.
 
     A view is 16 bytes: length, then either the bytes inline (length <= 12) or a
-    4-byte prefix, buffer index 0 and the offset.  Taking rows of it copies only
-    views, and polars reads it without a copy.
+    4-byte prefix, buffer index 0 and the offset.  polars reads it without a copy.
     """
     n = len(starts)
     lengths = (ends - starts).astype(np.int32)
     views = np.zeros((n, 4), dtype=np.int32)
     views[:, 0] = lengths
-    last = len(buf) - 1
-    head = buf[np.minimum(starts[:, None] + np.arange(12), last)]
-    head[np.arange(12)[None, :] >= lengths[:, None]] = 0
-    short = lengths <= 12
-    views[short, 1:] = np.ascontiguousarray(head[short]).view(np.int32)
-    views[~short, 1] = np.ascontiguousarray(head[~short, :4]).view(np.int32).ravel()
-    views[~short, 3] = starts[~short].astype(np.int32)
+    long = np.flatnonzero(lengths > 12)
+    if len(long):
+        # Every 4-byte window of the buffer as one (overlapping, unaligned) int32 array:
+        # a long string's prefix is then a single gather.  A long string ends before the
+        # buffer's last 12 bytes, so its window is always inside the buffer.
+        windows = np.ndarray((len(buf) - 3,), dtype="<i4", buffer=buf, strides=(1,))
+        views[long, 1] = windows[starts[long]]
+        views[long, 3] = starts[long]
+    short = np.flatnonzero(lengths <= 12)
+    if len(short):
+        head = buf[np.minimum(starts[short, None] + np.arange(12), len(buf) - 1)]
+        head[np.arange(12)[None, :] >= lengths[short, None]] = 0
+        views[short, 1:] = np.ascontiguousarray(head).view(np.int32)
     return pa.Array.from_buffers(pa.string_view(), n, [None, pa.py_buffer(views), pa.py_buffer(data)])
 
 
@@ -417,15 +441,14 @@ def _stack_columns(lay: _Layout, cache: StackCache) -> tuple[dict[str, pa.Array]
     cut_a[recs[begin]] = lines.starts[at[begin]]
     cut_b[recs[begin]] = lines.ends[at[end]]
     encoded = _views(lines.data, lines.buf, cut_a, cut_b).dictionary_encode()
-    infos = [cache.get(s) for s in encoded.dictionary.to_pylist()]
-    codes = pa.array(encoded.indices.to_numpy(zero_copy_only=False))
+    hashes, modules, vmalloc = cache.facts(encoded.dictionary)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
     cols = {
         "stack": pa.DictionaryArray.from_arrays(encoded.indices, encoded.dictionary.cast(pa.string())),
-        "stack_hash": pa.array(np.array([i.hash for i in infos], dtype=np.uint64)).take(codes),
-        "module": pa.array([i.module for i in infos], type=pa.string()).take(codes),
+        "stack_hash": pa.array(hashes[codes]),
+        "module": modules.take(encoded.indices),
     }
-    vmalloc = np.array([i.vmalloc for i in infos], dtype=bool)[codes.to_numpy()]
-    return cols, vmalloc
+    return cols, vmalloc[codes]
 
 
 def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
@@ -504,22 +527,29 @@ def _empty_batch() -> pa.RecordBatch:
     return pa.RecordBatch.from_pylist([], schema=write_schema())
 
 
+def _first_byte_kinds() -> npt.NDArray[np.int8]:
+    table = np.full(256, Kind.OTHER, dtype=np.int8)
+    for first, kind in ((" ", Kind.STACK), ("S", Kind.SLAB), ("C", Kind.CHARGED), ("h", Kind.HANDLE)):
+        table[ord(first)] = kind
+    table[ord("P")] = Kind.HEADER  # or PFN or MIGRATE: told apart below
+    return table
+
+
+_FIRST_BYTE_KINDS = _first_byte_kinds()
+
+
 def _classify(buf: npt.NDArray[np.uint8], starts: I64, blank: Bools) -> npt.NDArray[np.int8]:
     """Line kinds from the first bytes; the field parsers confirm each candidate."""
+    kind = _FIRST_BYTE_KINDS[buf[starts]]
+    kind[blank] = Kind.OTHER  # a blank line's first byte is its "\n"
+    # "Page allocated…", "PFN …" and "Page has been migrated…" all start with P.
+    p = np.flatnonzero(kind == Kind.HEADER)
     last = len(buf) - 1
-    b0 = buf[starts]
-    b1 = buf[np.minimum(starts + 1, last)]
-    b5 = buf[np.minimum(starts + 5, last)]
-    kind = np.full(len(starts), Kind.OTHER, dtype=np.int8)
-    kind[b0 == ord(" ")] = Kind.STACK
-    p = b0 == ord("P")
-    kind[p & (b1 == ord("a")) & (b5 == ord("a"))] = Kind.HEADER
-    kind[p & (b1 == ord("a")) & (b5 == ord("h"))] = Kind.MIGRATE
-    kind[p & (b1 == ord("F"))] = Kind.PFN
-    kind[b0 == ord("S")] = Kind.SLAB
-    kind[b0 == ord("C")] = Kind.CHARGED
-    kind[b0 == ord("h")] = Kind.HANDLE
-    kind[blank] = Kind.OTHER
+    b1 = buf[np.minimum(starts[p] + 1, last)]
+    b5 = buf[np.minimum(starts[p] + 5, last)]
+    kind[p[b1 == ord("F")]] = Kind.PFN
+    kind[p[(b1 == ord("a")) & (b5 == ord("h"))]] = Kind.MIGRATE
+    kind[p[(b1 != ord("F")) & ((b1 != ord("a")) | ((b5 != ord("a")) & (b5 != ord("h"))))]] = Kind.OTHER
     return kind
 
 
