@@ -89,7 +89,9 @@ def _stacks(lf: pl.LazyFrame, needs: Needs) -> pl.LazyFrame:
 def _from_frame(lf: pl.LazyFrame, needs: Needs, leading: int) -> _Loaded:
     _check_columns(lf.collect_schema().names(), needs)
     has_raw = bool(lf.select(pl.col("raw").is_not_null().any()).collect().item())
-    recs = compat_fields(lf.select(table_columns(needs)), needs, has_raw=has_raw).collect()
+    # One chunk per column: the Parquet row groups would leave dozens, and gathers across
+    # chunks (the sorts' permutations) cost several times more than this copy.
+    recs = compat_fields(lf.select(table_columns(needs)), needs, has_raw=has_raw).collect().rechunk()
     return _Loaded(recs, _stacks(lf, needs).collect(), leading)
 
 
