@@ -27,6 +27,29 @@ def test_distinct_ids_groups_equal_rows_nulls_included(hashed: bool) -> None:
     assert ids.to_list() == [first_seen.index(r) for r in rows]
 
 
+def test_distinct_ids_survives_hash_collisions(monkeypatch: pytest.MonkeyPatch) -> None:
+    frame = pl.DataFrame({"s": ["x", "y", "x", None], "i": [1, 1, 1, None], "gone": [None, None, None, None]})
+    expected = distinct_ids(frame, hashed=False)
+
+    def one_hash(self: pl.DataFrame, *args: object, **kwargs: object) -> pl.Series:
+        return pl.Series([7] * self.height, dtype=pl.UInt64)
+
+    # Every row hashes alike: only the row comparison can tell them apart.
+    monkeypatch.setattr(pl.DataFrame, "hash_rows", one_hash)
+    distinct, ids = distinct_ids(frame)
+    assert distinct.rows() == expected[0].rows() == [("x", 1, None), ("y", 1, None), (None, None, None)]
+    assert ids.to_list() == expected[1].to_list() == [0, 1, 0, 2]
+
+
+def test_distinct_ids_of_no_rows_and_of_null_columns() -> None:
+    empty = pl.DataFrame(schema={"a": pl.String})
+    assert [len(x) for x in distinct_ids(empty)] == [0, 0]
+    nulls = pl.DataFrame({"a": [None, None, None]}, schema={"a": pl.String})
+    distinct, ids = distinct_ids(nulls)
+    assert distinct.rows() == [(None,)]
+    assert ids.to_list() == [0, 0, 0]
+
+
 def test_needs_read_only_what_the_plan_uses() -> None:
     cull_st = Needs.of(parse_args(["-m", "--cull=st"], paths=False))
     assert cull_st.fields == frozenset()
