@@ -203,9 +203,21 @@ _NUMERIC = {
 _HEADER_FIELDS = ("order", "gfp_mask", "gfp_flags", "pid", "tgid", "comm", "ts", "free_ts")
 
 
-def _parse_headers(lines: pl.Series) -> pl.DataFrame:
+def _header_query(lines: pl.Series) -> pl.LazyFrame:
     """Typed header fields, plus ``_ok`` (the line renders back from them exactly) and
     ``_in_range`` (every number fits its column and prints back the same)."""
+    return _typed_headers(_header_strings(lines))
+
+
+def _finish_headers(hdr: pl.DataFrame, lines: pl.Series) -> pl.DataFrame:
+    """The collected header query, with the lines the fast path could not render back redone exactly."""
+    if hdr["_ok"].all():
+        return hdr
+    return _typed_headers(_reparse_strict(_header_strings(lines).collect()).lazy()).collect()
+
+
+def _header_strings(lines: pl.Series) -> pl.LazyFrame:
+    """The header fields as the strings printed, and ``_ok``."""
     line = pl.col("line")
     # Every era's header is ", "-separated before the comm, and gfp flag names hold no ", ":
     # order | mask[(gfp)] | pid | tgid (comm), ts, free_ts ...
@@ -219,7 +231,7 @@ def _parse_headers(lines: pl.Series) -> pl.DataFrame:
     # The timestamps follow the comm's closing "), ts " (or, before 5.18, the first ", ts ").
     ts_at = pl.when(has_tgid).then(comm_end + 1).otherwise(line.str.find(", ts ", literal=True))
     free_at = f("after_ts").str.find(", free_ts ", literal=True)
-    strings = (
+    return (
         pl.DataFrame({"line": lines})
         .lazy()
         .with_columns(parts.alias("p"))
@@ -249,10 +261,11 @@ def _parse_headers(lines: pl.Series) -> pl.DataFrame:
             ).fill_null(False)
         )
         .drop("p0", "p1", "p2", "p3", "after_ts", "free_at")
-        .collect()
     )
-    if not strings["_ok"].all():
-        strings = _reparse_strict(strings)
+
+
+def _typed_headers(strings: pl.LazyFrame) -> pl.LazyFrame:
+    f = pl.col
     typed = {
         c: f(c).str.to_integer(base=16 if c == "gfp_mask" else 10, dtype=pl.UInt64, strict=False).cast(t, strict=False)
         for c, t in _NUMERIC.items()
@@ -261,15 +274,7 @@ def _parse_headers(lines: pl.Series) -> pl.DataFrame:
         *(_canonical(f(c)) & (f(c).is_null() | typed[c].is_not_null()) for c in _NUMERIC),
         (typed["order"] <= 63).fill_null(True),
     )
-    return (
-        strings.lazy()
-        .select(
-            "_ok",
-            _in_range=in_range,
-            **{c: typed.get(c, f(c)) for c in _HEADER_FIELDS},
-        )
-        .collect()
-    )
+    return strings.select("_ok", _in_range=in_range, **{c: typed.get(c, f(c)) for c in _HEADER_FIELDS})
 
 
 def _opt(prefix: str, col: str, suffix: str = "") -> pl.Expr:
@@ -389,10 +394,9 @@ def _check_layout(lay: _Layout, verdicts: _Verdicts) -> dict[Kind, I64]:
     return line_of
 
 
-def _header_columns(lay: _Layout, line_of: I64, verdicts: _Verdicts) -> dict[str, pa.Array]:
+def _header_columns(lay: _Layout, line_of: I64, hdr: pl.DataFrame, verdicts: _Verdicts) -> dict[str, pa.Array]:
     recs = np.flatnonzero(line_of >= 0)
     at = line_of[recs]
-    hdr = _parse_headers(lay.lines.take(at))
     bad = ~hdr["_ok"].to_numpy()
     verdicts.flag(recs[bad], _BAD_HEADER, at[bad])
     bad = ~hdr["_in_range"].to_numpy()
@@ -405,11 +409,12 @@ def _header_columns(lay: _Layout, line_of: I64, verdicts: _Verdicts) -> dict[str
     return cols
 
 
-def _pfn_columns(lay: _Layout, line_of: I64, verdicts: _Verdicts) -> tuple[dict[str, pa.Array], Bools, Bools]:
+def _pfn_columns(
+    lay: _Layout, line_of: I64, pfn: pl.DataFrame, verdicts: _Verdicts
+) -> tuple[dict[str, pa.Array], Bools, Bools]:
     """The PFN columns, and per record whether its PFN line says CMA and slab (spec B.4)."""
     recs = np.flatnonzero(line_of >= 0)
     at = line_of[recs]
-    pfn = _parse_pfn(lay.lines.take(at))
     legacy = pfn["legacy"].to_numpy()
     bad = ~pfn["ok"].to_numpy() & ~legacy
     verdicts.flag(recs[bad], _BAD_PFN, at[bad])
@@ -481,8 +486,12 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
         "record": pa.array(np.arange(lay.records, dtype=np.uint64)),
         "line": pa.array((lay.first + 1).astype(np.uint64)),
     }
-    cols |= _header_columns(lay, line_of[Kind.HEADER], verdicts)
-    pfn_cols, cma, slab = _pfn_columns(lay, line_of[Kind.PFN], verdicts)
+    # Header and PFN lines are parsed in one polars run, so they share its threads.
+    hdr_lines = lay.lines.take(line_of[Kind.HEADER][line_of[Kind.HEADER] >= 0])
+    pfn_lines = lay.lines.take(line_of[Kind.PFN][line_of[Kind.PFN] >= 0])
+    hdr, pfn = pl.collect_all([_header_query(hdr_lines), _pfn_query(pfn_lines)])
+    cols |= _header_columns(lay, line_of[Kind.HEADER], _finish_headers(hdr, hdr_lines), verdicts)
+    pfn_cols, cma, slab = _pfn_columns(lay, line_of[Kind.PFN], _finish_pfn(pfn), verdicts)
     stack_cols, vmalloc = _stack_columns(lay, cache)
     cols |= pfn_cols | stack_cols
     cols["allocator"] = allocator_names(cma, slab, vmalloc)
@@ -553,7 +562,7 @@ def _classify(buf: npt.NDArray[np.uint8], starts: I64, blank: Bools) -> npt.NDAr
     return kind
 
 
-def _parse_pfn(lines: pl.Series) -> pl.DataFrame:
+def _pfn_query(lines: pl.Series) -> pl.LazyFrame:
     """PFN fields, ``ok`` when the line has the 4.6+ layout (it then renders back exactly:
     single-space split, fixed words, canonical numbers) and ``legacy`` for the 3.19-4.5 one."""
     parts = pl.col("line").str.splitn(" ", len(F.PFN_FIELDS)).struct.rename_fields(list(F.PFN_FIELDS))
@@ -561,7 +570,7 @@ def _parse_pfn(lines: pl.Series) -> pl.DataFrame:
     pfn_text = f("pfn")
     is_hex = pfn_text.str.starts_with("0x")
     digits = pl.when(is_hex).then(pfn_text.str.slice(2)).otherwise(pfn_text)
-    df = (
+    return (
         pl.DataFrame({"line": lines})
         .lazy()
         .with_columns(parts.alias("p"))
@@ -601,11 +610,14 @@ def _parse_pfn(lines: pl.Series) -> pl.DataFrame:
             cma=f("line").str.contains("CMA", literal=True),
             slab=f("line").str.contains("slab", literal=True),
         )
-        .collect()
     )
+
+
+def _finish_pfn(df: pl.DataFrame) -> pl.DataFrame:
+    """The collected PFN query, with the lines that failed the modern layout tried against the old one."""
+    f = pl.col
     if df["ok"].all():
         return df.drop("line").with_columns(legacy=pl.lit(False))
-    # Only the lines that failed the modern layout are tried against the old one.
     legacy = pl.col("line").str.extract_groups(F.PFN_LEGACY)
     old = (~f("ok")) & legacy.struct.field("1").is_not_null()
     return df.select(
