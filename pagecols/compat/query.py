@@ -56,7 +56,7 @@ _HEADER_COLUMNS = ("order", "gfp_mask", "gfp_flags")
 _P_KEY = ("order", "gfp_mask", "gfp_flags", "pid_p", "tgid_p", "comm_p", "has_ts", "free_p_no_ts", "raw_header")
 # Tests turn the integer txt keys off, to check the header-string path gives the same bytes.
 FAST_TXT_KEYS = True
-_POW10 = {0: 0} | {n: 10 ** (19 - n) for n in range(1, 20)}
+_TENS = pl.Series([10**k for k in range(1, 20)], dtype=pl.UInt64)
 
 # Spec B.3 patterns, with glibc's \s spelled out (Rust's \s is Unicode) and ts without the
 # trailing comma, so that 5.11 and 6.7+ headers have a ts (DECISIONS §2).
@@ -329,22 +329,55 @@ def stacktrace_ranks(recs: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.Serie
 
 def _digits(v: pl.Expr) -> pl.Expr:
     """How many decimal digits ``v`` prints with (1 for 0)."""
-    return (1 + pl.sum_horizontal([(v >= 10**k).cast(pl.UInt8) for k in range(1, 20)])).cast(pl.UInt8)
+    return (pl.lit(_TENS).search_sorted(v, side="right") + 1).cast(pl.UInt8)
 
 
-def _left_aligned(v: pl.Expr, digits: pl.Expr) -> pl.Expr:
-    # The digits padded with zeros to 19 places: their bytewise order, as a number.
-    return v * digits.replace_strict(_POW10, return_dtype=pl.UInt64)
+def _left_aligned(v: pl.Expr, digits: pl.Expr, places: int = 19) -> pl.Expr:
+    # The digits padded with zeros to ``places`` places: their bytewise order, as a number.
+    scale = {0: 0} | {n: 10 ** (places - n) for n in range(1, places + 1)}
+    return v * digits.replace_strict(scale, return_dtype=pl.UInt64)
 
 
 @dataclass(frozen=True)
 class TxtKeys:
-    """Columns whose joint order is strcmp order of txt (and joint equality, txt equality)."""
+    """Named expressions whose joint order is strcmp order of txt (and joint equality, txt equality)."""
 
-    columns: tuple[str, ...]
+    keys: tuple[pl.Expr, ...]
     fast: bool
     # P text of each p_rank (index p_rank; 0 is the empty txt) on the fast path.
     p_text: pl.Series | None
+    # On the fast path, when p_rank * scale + k_ts fits in a u64, that scale: the first
+    # two keys as one integer.
+    scale: int | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(k.meta.output_name() for k in self.keys)
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        """The record columns the keys are computed from."""
+        return frozenset(n for k in self.keys for n in k.meta.root_names())
+
+
+def _ts_tail_keys() -> tuple[pl.Expr, ...]:
+    """The keys after ``k_ts``, from what the header prints after P (``r_ts``, ``r_free``).
+
+    They only break ties of ``(p_rank, k_ts)``, which are rare, so they are computed
+    when a sort needs them rather than stored.
+    """
+    c = pl.col
+    ts_len = pl.when(c("r_ts").is_not_null()).then(_digits(c("r_ts"))).otherwise(pl.lit(0, dtype=pl.UInt8))
+    has_free = c("r_free").is_not_null()
+    free_len = pl.when(has_free).then(_digits(c("r_free"))).otherwise(pl.lit(0, dtype=pl.UInt8))
+    return (
+        (ts_len * 2 + has_free.cast(pl.UInt8)).alias("k_len"),
+        pl.when(has_free)
+        .then(_left_aligned(c("r_free"), free_len))
+        .otherwise(pl.lit(0, dtype=pl.UInt64))
+        .alias("k_free"),
+        free_len.alias("k_flen"),
+    )
 
 
 TXT_INPUTS = (*_P_KEY[:-2], "has_ts", "ts_p", "free_p", "raw_header")
@@ -390,23 +423,23 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
             how="left",
             maintain_order="left",
         )
-        ts = c("ts_p").fill_null(0)
-        free = pl.when(c("has_ts")).then(c("free_p")).fill_null(0)
-        ts_len = pl.when(c("has_ts")).then(_digits(ts)).otherwise(pl.lit(0, dtype=pl.UInt8))
-        has_free = c("has_ts") & c("free_p").is_not_null()
-        free_len = pl.when(has_free).then(_digits(free)).otherwise(pl.lit(0, dtype=pl.UInt8))
+        # The ts digits padded to the most any record prints (not to 19) order the same
+        # and leave room for p_rank in front of them in one u64.
+        places = len(str(stats["ts_max"] or 0))
+        ts = c("ts_p")
         p_rank = ranks["p_rank"].gather(ids)
         keyed = recs.select(
             p_rank=p_rank,
-            k_ts=_left_aligned(ts, ts_len),
-            k_len=ts_len.cast(pl.UInt8) * 2 + has_free.cast(pl.UInt8),
-            k_free=_left_aligned(free, free_len),
-            k_flen=free_len,
-            # What the header prints after P, for rendering.
-            r_ts=pl.when(c("has_ts")).then(c("ts_p")),
-            r_free=pl.when(has_free).then(c("free_p")),
+            k_ts=pl.when(c("has_ts"))
+            .then(_left_aligned(ts, _digits(ts), places))
+            .otherwise(pl.lit(0, dtype=pl.UInt64)),
+            # What the header prints after P, for rendering and the later keys.
+            r_ts=pl.when(c("has_ts")).then(ts),
+            r_free=pl.when(c("has_ts")).then(c("free_p")),
         )
-        return keyed, TxtKeys(("p_rank", "k_ts", "k_len", "k_free", "k_flen", "st_rank"), True, p_series)
+        scale = 10**places if len(p_series) * 10**places <= 2**64 else None
+        keys = (c("p_rank"), c("k_ts"), *_ts_tail_keys(), c("st_rank"))
+        return keyed, TxtKeys(keys, True, p_series, scale)
     head = pl.concat_str(
         c("p_text"),
         pl.when(c("has_ts"))
@@ -423,7 +456,7 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
         .otherwise(pl.lit("")),
     )
     keyed = recs.with_columns(p_text=rendered["p_text"].gather(ids)).select(head=head)
-    return keyed, TxtKeys(("head", "st_rank"), False, None)
+    return keyed, TxtKeys((c("head"), c("st_rank")), False, None)
 
 
 def with_keys(recs: pl.DataFrame, stacks: pl.DataFrame, needs: Needs) -> tuple[pl.DataFrame, Groups]:
@@ -465,11 +498,11 @@ def _cull_columns(plan: Plan) -> list[pl.Expr]:
     return [by[k] for k in plan.cull_keys]
 
 
-def _sort_columns(key: SortKey, txt: TxtKeys | None) -> list[str]:
+def _sort_columns(key: SortKey, txt: TxtKeys | None) -> list[pl.Expr]:
     if key is SortKey.TXT:
         assert txt is not None
-        return list(txt.columns)
-    return {
+        return list(txt.keys)
+    names = {
         SortKey.PID: ["pid"],
         SortKey.TGID: ["tgid"],
         SortKey.COMM: ["comm"],
@@ -480,6 +513,7 @@ def _sort_columns(key: SortKey, txt: TxtKeys | None) -> list[str]:
         SortKey.TIMES: ["num"],
         SortKey.PAGES: ["pages"],
     }[key]
+    return [pl.col(n) for n in names]
 
 
 def _select(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
@@ -496,26 +530,29 @@ def _select(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
     return lf
 
 
-_TXT_ONLY = ("ord", "k_ts", "k_len", "k_free", "k_flen")
+_TXT_ONLY = ("ord", "k_ts")
 
 
 def _txt_order(recs: pl.DataFrame, txt: TxtKeys) -> tuple[pl.Series, bool]:
     """Row numbers in strcmp order of txt, ties in input order; and whether no two txt are equal."""
     if txt.fast:
         # Usually P and the ts digits alone tell every record apart: one u64 sort then does it all.
-        ranked = recs.select(r=pl.col("k_ts").rank("dense").cast(pl.UInt64))
-        width = ranked.select(pl.col("r").max() + 1).item()
-        key = recs["p_rank"].cast(pl.UInt64) * width + ranked["r"]
+        if txt.scale is not None:
+            key = recs["p_rank"].cast(pl.UInt64) * txt.scale + recs["k_ts"]
+        else:
+            ranked = recs.select(r=pl.col("k_ts").rank("dense").cast(pl.UInt64))
+            width = ranked.select(pl.col("r").max() + 1).item()
+            key = recs["p_rank"].cast(pl.UInt64) * width + ranked["r"]
         perm = key.arg_sort()
         ordered = key.gather(perm)
         if not (ordered.slice(1) == ordered.slice(0, len(ordered) - 1)).any():
             return perm, True
     # Row numbers are input order: as the last key they make ties keep it.
-    return recs.select(pl.arg_sort_by([*txt.columns, pl.int_range(0, pl.len())])).to_series(), False
+    return recs.select(pl.arg_sort_by([*txt.keys, pl.int_range(0, pl.len())])).to_series(), False
 
 
 def _cull_by_txt(
-    recs: pl.DataFrame, by: list[str], descending: list[bool], st_text: pl.Series | None, txt: TxtKeys
+    recs: pl.DataFrame, by: list[pl.Expr], descending: list[bool], st_text: pl.Series | None, txt: TxtKeys
 ) -> Groups:
     """Default mode: groups are byte-identical records (B.7).
 
@@ -524,15 +561,16 @@ def _cull_by_txt(
     sums rather than a group-by; only the columns still needed are gathered.
     """
     c = pl.col
-    keys = list(txt.columns)
-    keep = [n for n in recs.columns if n not in _TXT_ONLY or n in by]
+    keys = txt.columns
+    by_inputs = {n for e in by for n in e.meta.root_names()}
+    keep = [n for n in recs.columns if n not in _TXT_ONLY or n in by_inputs]
     if recs.height == 0:
         return Groups(recs.select(keep).with_columns(num=pl.lit(0, dtype=pl.UInt64)), st_text, txt)
     perm, distinct = _txt_order(recs, txt)
     if distinct:
         frame = recs.select(keep).gather(perm).with_columns(num=pl.lit(1, dtype=pl.UInt64))
     else:
-        ks = recs.select(*keys, "pages").with_columns(_row=pl.int_range(0, pl.len(), dtype=pl.UInt32)).gather(perm)
+        ks = recs.select(*txt.keys, "pages").with_columns(_row=pl.int_range(0, pl.len(), dtype=pl.UInt32)).gather(perm)
         new = pl.any_horizontal([(c(k) != c(k).shift(1)).fill_null(True) for k in keys])
         runs = ks.select(
             _row=c("_row"), _new=new, _cum=c("pages").cum_sum().cast(pl.UInt64), _pos=pl.int_range(0, pl.len())
@@ -551,7 +589,7 @@ def _cull_by_txt(
             )
         )
     # The groups are in cull order now; a stable sort by the sort keys alone keeps ties so.
-    if by != ["num"] or frame["num"].n_unique() > 1:
+    if [e.meta.output_name() for e in by] != ["num"] or frame["num"].n_unique() > 1:
         frame = frame.gather(frame.select(pl.arg_sort_by(by, descending=descending, maintain_order=True)).to_series())
     return Groups(frame, st_text, txt)
 
@@ -565,10 +603,10 @@ def group_and_sort(recs: pl.DataFrame, plan: Plan, *, st_text: pl.Series | None,
         # v6.3's adjacent-duplicate shortcut (B.6): a record whose txt equals the last stored
         # one is folded into it, keeping that one's allocator.  Only the allocator key can see it.
         assert txt is not None
-        new_run = pl.any_horizontal([(c(k) != c(k).shift(1)).fill_null(True) for k in txt.columns])
+        new_run = pl.any_horizontal([(k != k.shift(1)).fill_null(True) for k in txt.keys])
         lf = lf.with_columns(ator=pl.when(new_run).then(c("ator")).forward_fill())
 
-    by: list[str] = []
+    by: list[pl.Expr] = []
     descending: list[bool] = []
     for spec in plan.sort:
         cols = _sort_columns(spec.key, txt)
