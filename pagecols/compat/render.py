@@ -1,17 +1,21 @@
 """Sorted groups -> page_owner_sort's output stanzas, byte for byte (spec B.9), streamed.
 
 A stanza is cut into pieces: the parts that differ from group to group (counts,
-pid, the ts digits ...) are built per group with ``concat_str``; the long parts
-many groups share (the stacktrace, the header up to its ts) are kept once and
-referred to by rank.  One ``gather`` lays every piece of a batch of groups out in
-output order, and the Arrow conversion of that column is the output bytes: no
+pid, the ts digits ...) are built per group; the parts many groups share (the
+stacktrace, the header up to its ts, the fixed words between the numbers) are kept
+once and referred to by index.  One ``gather`` lays every piece of a batch of groups
+out in output order, and the Arrow conversion of that column is the output bytes: no
 Python loop per group, a single copy of the long texts, memory bounded by the batch.
+In the default mode, where nearly every record is its own group, the numbers are
+pieces of their own rather than ``concat_str``-ed with their words: joining short
+strings per group cost more than gathering them.
 """
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import BinaryIO
+from typing import IO, BinaryIO, cast
 
 import polars as pl
 
@@ -22,6 +26,10 @@ __all__ = ["BATCH_GROUPS", "render"]
 
 #: Groups per rendered batch: ~25 MB of default-mode text.
 BATCH_GROUPS = 50_000
+
+# A piece is built per group (an expression; null prints nothing) or shared (a text
+# series and an expression for each group's 0-based index into it).
+Piece = pl.Expr | tuple[pl.Series, pl.Expr]
 
 # print_allocator(): every name carries a trailing space, hence "allocated by OTHERS :".
 _ALLOCATOR_NAMES = {
@@ -48,12 +56,36 @@ def _counts() -> list[pl.Expr]:
     return [c("num").cast(pl.String), pl.lit(" times, "), c("pages").cast(pl.String), pl.lit(" pages")]
 
 
-def _after_p() -> pl.Expr:
+# The default mode's "<num> times, <pages> pages, allocated by <names>:\n" after each number.
+_TIMES = pl.Series([" times, "])
+_PAGES_ALLOCATED = pl.Series([" pages, " + _ALLOCATOR_NAMES[bits] + ":\n" for bits in range(32)])
+# What the header prints after P is "<ts> ns[, free_ts <free_ts> ns]\n", or nothing:
+# the words after the ts digits, and after the free_ts digits.
+_AFTER_TS = pl.Series([" ns, free_ts ", " ns\n", ""])
+_AFTER_FREE = pl.Series([" ns\n", ""])
+
+
+def _default_prefix() -> list[Piece]:
+    """``<num> times, <pages> pages, allocated by <names>:\\n``."""
+    c = pl.col
+    return [
+        c("num").cast(pl.String),
+        (_TIMES, pl.lit(0)),
+        c("pages").cast(pl.String),
+        (_PAGES_ALLOCATED, c("ator")),
+    ]
+
+
+def _after_p() -> list[Piece]:
     """What the header prints after P: ``<ts> ns[, free_ts <free_ts> ns]\\n``, or nothing."""
     c = pl.col
-    free = pl.when(c("r_free").is_not_null()).then(pl.lit(", free_ts ") + c("r_free").cast(pl.String) + pl.lit(" ns"))
-    after = pl.concat_str(c("r_ts").cast(pl.String), pl.lit(" ns"), free.otherwise(pl.lit("")), pl.lit("\n"))
-    return pl.when(c("r_ts").is_not_null()).then(after).otherwise(pl.lit(""))
+    has_ts, has_free = c("r_ts").is_not_null(), c("r_free").is_not_null()
+    return [
+        c("r_ts").cast(pl.String),
+        (_AFTER_TS, pl.when(has_free).then(0).when(has_ts).then(1).otherwise(2)),
+        c("r_free").cast(pl.String),
+        (_AFTER_FREE, pl.when(has_free).then(0).otherwise(1)),
+    ]
 
 
 def _cull_line(plan: Plan) -> pl.Expr:
@@ -74,11 +106,6 @@ def _cull_line(plan: Plan) -> pl.Expr:
     )
 
 
-# A piece is built per group (an expression) or shared (a text series and the column
-# holding each group's 0-based index into it).
-Piece = pl.Expr | tuple[pl.Series, pl.Expr]
-
-
 def pieces(groups: Groups, plan: Plan) -> list[Piece]:
     """The pieces of every stanza, in output order."""
     c = pl.col
@@ -87,62 +114,98 @@ def pieces(groups: Groups, plan: Plan) -> list[Piece]:
     if not plan.cull:
         assert st is not None
         assert groups.txt is not None
-        prefix = pl.concat_str(*_counts(), pl.lit(", "), _allocator(), pl.lit(":\n"))
         if not groups.txt.fast:
-            return [pl.concat_str(prefix, c("head")), st]
+            return [*_default_prefix(), c("head"), st]
         assert groups.txt.p_text is not None
-        return [prefix, (groups.txt.p_text, c("p_rank").cast(pl.Int64)), _after_p(), st]
+        return [*_default_prefix(), (groups.txt.p_text, c("p_rank")), *_after_p(), st]
     if CullKey.STACKTRACE in plan.cull:
         assert st is not None
         return [pl.concat_str(_cull_line(plan), pl.lit(":\n")), st]
     return [pl.concat_str(_cull_line(plan), pl.lit("\n"))]
 
 
+@functools.lru_cache(maxsize=2)
+def _interleave(n: int, k: int) -> pl.Series:
+    """The order that turns k columns of n values, one after the other, into n rows of k."""
+    at = pl.int_range(0, n * k, eager=True, dtype=pl.Int64)
+    return ((at % k) * n + at // k).cast(pl.UInt32)
+
+
 def _stitch(part: pl.DataFrame, layout: list[Piece]) -> pl.Series:
     """The pieces of a batch of groups as one string column, in output order."""
-    import numpy as np
-
-    n = part.height
     own = [p for p in layout if isinstance(p, pl.Expr)]
-    built = part.select([e.alias(f"own{i}") for i, e in enumerate(own)])
-    if len(layout) == 1:
-        return built.to_series()
+    shared = [p for p in layout if not isinstance(p, pl.Expr)]
+    if not shared and len(own) == 1:
+        return part.select(own[0].fill_null("")).to_series()
     # Values: the per-group pieces, column after column, then each shared text; each
     # stanza gets one index per piece, pointing into them.
-    values = [built.to_series(i) for i in range(len(own))]
-    index = np.empty((n, len(layout)), dtype=np.int64)
+    n = part.height
+    row = pl.int_range(0, pl.len(), dtype=pl.Int64)
+    index: list[pl.Expr] = []
     base, k_own = len(own) * n, 0
-    for k, piece in enumerate(layout):
+    for piece in layout:
         if isinstance(piece, pl.Expr):
-            index[:, k] = np.arange(k_own * n, (k_own + 1) * n)
+            index.append(row + k_own * n)
             k_own += 1
         else:
             text, at = piece
-            index[:, k] = part.select(at).to_series().to_numpy() + base
-            values.append(text)
+            index.append(at.cast(pl.Int64) + base)
             base += len(text)
-    return pl.concat(values, rechunk=True).gather(pl.Series(index.ravel()))
+    built = part.select(
+        *[e.fill_null("").alias(f"own{i}") for i, e in enumerate(own)],
+        *[e.alias(f"index{k}") for k, e in enumerate(index)],
+    )
+    values = [built.to_series(i) for i in range(len(own))] + [text for text, _ in shared]
+    # (concat_list would interleave the index columns too, but at ten times the cost.)
+    by_piece = pl.concat(built.get_columns()[len(own) :], rechunk=True)
+    return pl.concat(values, rechunk=True).gather(by_piece.gather(_interleave(n, len(layout))))
+
+
+class _Sink:
+    """Passes polars' writes on to ``out`` whole, and counts them.
+
+    polars re-raises an error from ``write`` as a bare OSError without its errno, so
+    the error as raised is kept for the caller (a broken pipe must stay one).
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.written = 0
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data).cast("B")
+        try:
+            done = 0
+            # A raw file object may take less than it is given.
+            while done < len(view):
+                done += self.out.write(view[done:]) or 0
+        except OSError as e:
+            self.error = e
+            raise
+        self.written += done
+        return done
+
+    def flush(self) -> None:
+        pass
 
 
 def _write_strings(text: pl.Series, out: BinaryIO) -> int:
     """Write the concatenation of a string column's values; return the bytes written.
 
-    The values are taken straight from the Arrow string buffer, one write per chunk
-    (polars' own CSV writer turned out several times slower for long values).
+    polars' CSV writer does it with nothing added (no quotes, separators or line ends),
+    from its own buffers and on all cores, with no pyarrow (or numpy) to import.
     """
-    import pyarrow as pa
-
-    written = 0
-    arr = text.to_arrow()
-    for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
-        if len(chunk) == 0:
-            continue
-        large = chunk if chunk.type == pa.large_string() else chunk.cast(pa.large_string())
-        offsets = memoryview(large.buffers()[1]).cast("q")
-        start, end = offsets[large.offset], offsets[large.offset + len(large)]
-        out.write(memoryview(large.buffers()[2])[start:end])
-        written += end - start
-    return written
+    sink = _Sink(out)
+    try:
+        text.to_frame().write_csv(
+            cast("IO[bytes]", sink), include_header=False, quote_style="never", line_terminator=""
+        )
+    except OSError:
+        if sink.error is not None:
+            raise sink.error from None
+        raise
+    return sink.written
 
 
 def render(groups: Groups, plan: Plan, out: BinaryIO, *, batch: int = BATCH_GROUPS) -> int:

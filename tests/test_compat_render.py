@@ -1,0 +1,71 @@
+"""The compat renderer's plumbing: stitching pieces across batches, and the writes."""
+
+from __future__ import annotations
+
+import io
+
+import polars as pl
+import pytest
+
+from pagecols.compat.render import Piece, _stitch, _write_strings
+
+
+def test_stitch_lays_out_own_and_shared_pieces_stanza_by_stanza() -> None:
+    part = pl.DataFrame({"n": [3, None, 12], "at": [1, 0, 1]})
+    layout: list[Piece] = [
+        pl.col("n").cast(pl.String),
+        (pl.Series(["<a>", "<b>"]), pl.col("at")),
+        (pl.Series([";\n"]), pl.lit(0)),
+    ]
+    stitched = _stitch(part, layout)
+    # A null own piece prints nothing.
+    assert "".join(stitched.to_list()) == "3<b>;\n<a>;\n12<b>;\n"
+
+
+@pytest.mark.parametrize("batch", [1, 2, 5, 100])
+def test_render_output_does_not_depend_on_the_batch_size(batch: int) -> None:
+    groups = pl.DataFrame({"x": [f"line {i}\n" for i in range(7)]})
+    layout: list[Piece] = [pl.col("x"), (pl.Series(["-\n"]), pl.lit(0))]
+    out = io.BytesIO()
+    written = 0
+    for offset in range(0, groups.height, batch):
+        written += _write_strings(_stitch(groups.slice(offset, batch), layout), out)
+    expected = "".join(f"line {i}\n-\n" for i in range(7)).encode()
+    assert out.getvalue() == expected
+    assert written == len(expected)
+
+
+class _Trickle(io.RawIOBase):
+    """A raw file that takes at most three bytes per write, as a pipe may."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: object) -> int:
+        chunk = bytes(memoryview(b))[:3]  # type: ignore[arg-type]  # RawIOBase.write takes any buffer
+        self.data += chunk
+        return len(chunk)
+
+
+def test_short_writes_are_retried_until_all_is_written() -> None:
+    text = pl.Series(["é" * 50, "\n", "x" * 1000])
+    sink = _Trickle()
+    assert _write_strings(text, sink) == len("".join(text.to_list()).encode())  # type: ignore[arg-type]
+    assert bytes(sink.data) == "".join(text.to_list()).encode()
+
+
+class _ClosedPipe(io.RawIOBase):
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_broken_pipe_stays_a_broken_pipe() -> None:
+    """polars turns errors from write() into bare OSErrors; the writer restores the original."""
+    with pytest.raises(BrokenPipeError):
+        _write_strings(pl.Series(["x" * 100]), _ClosedPipe())  # type: ignore[arg-type]
