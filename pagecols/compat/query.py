@@ -297,8 +297,9 @@ def _distinct_by_hash(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series] | N
         )
         .get_column("_id")
     )
-    rep = live.gather(first.gather(ids))
-    if not all(live.get_column(n).eq_missing(rep.get_column(n)).all() for n in live.columns):
+    rep = first.gather(ids)
+    # Column by column, so only one column's copy is alive at a time.
+    if not all(col.eq_missing(col.gather(rep)).all() for col in live.get_columns()):
         return None
     return frame.gather(first), ids
 
@@ -462,12 +463,16 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
 def with_keys(recs: pl.DataFrame, stacks: pl.DataFrame, needs: Needs) -> tuple[pl.DataFrame, Groups]:
     """Replace the stacktrace and header columns by the ranks and keys computed from them.
 
-    The returned :class:`Groups` is empty and carries the shared texts.  (The two
-    computations are independent; run side by side they gained nothing on two busy
-    cores and raised the peak memory, so they run one after the other.)
+    The returned :class:`Groups` is empty and carries the shared texts.  The two
+    computations are independent and mostly single-threaded, so the stacktrace ranks
+    are worked out on a second thread meanwhile (polars releases the GIL).
     """
-    st_rank, st_text = stacktrace_ranks(recs, stacks) if needs.st else (None, None)
-    keyed, txt = txt_keys(recs) if needs.txt else (None, None)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as aside:
+        st = aside.submit(stacktrace_ranks, recs, stacks) if needs.st else None
+        keyed, txt = txt_keys(recs) if needs.txt else (None, None)
+        st_rank, st_text = st.result() if st is not None else (None, None)
     out = recs.drop([n for n in (*ST_KEY, *TXT_INPUTS) if n in recs.columns])
     if st_rank is not None:
         out = out.with_columns(st_rank=st_rank)
