@@ -7,7 +7,7 @@ import io
 import polars as pl
 import pytest
 
-from pagecols.compat.render import Piece, _stitch, _write_strings
+from pagecols.compat.render import Piece, _default_prefix, _stitch, _write_strings
 
 
 def test_stitch_lays_out_own_and_shared_pieces_stanza_by_stanza() -> None:
@@ -20,6 +20,23 @@ def test_stitch_lays_out_own_and_shared_pieces_stanza_by_stanza() -> None:
     stitched = _stitch(part, layout)
     # A null own piece prints nothing.
     assert "".join(stitched.to_list()) == "3<b>;\n<a>;\n12<b>;\n"
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["shared-lines", "numbers-too-big-to-pack"])
+def test_default_count_line(big: bool) -> None:
+    """``<num> times, <pages> pages, allocated by <names>:``, shared or built per group."""
+    pages = [1, 2**40 if big else 8, 1]
+    frame = pl.DataFrame(
+        {"num": [1, 3, 1], "pages": pages, "ator": [2, 4 | 8, 16]},
+        schema={"num": pl.UInt64, "pages": pl.UInt64, "ator": pl.UInt8},
+    )
+    layout = _default_prefix(frame)
+    assert len(layout) == (4 if big else 1)
+    assert "".join(_stitch(frame, layout).to_list()) == (
+        "1 times, 1 pages, allocated by CMA :\n"
+        f"3 times, {pages[1]} pages, allocated by SLAB VMALLOC :\n"
+        "1 times, 1 pages, allocated by OTHERS :\n"
+    )
 
 
 @pytest.mark.parametrize("batch", [1, 2, 5, 100])

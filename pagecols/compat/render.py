@@ -6,9 +6,11 @@ stacktrace, the header up to its ts, the fixed words between the numbers) are ke
 once and referred to by index.  One ``gather`` lays every piece of a batch of groups
 out in output order, and the Arrow conversion of that column is the output bytes: no
 Python loop per group, a single copy of the long texts, memory bounded by the batch.
-In the default mode, where nearly every record is its own group, the numbers are
-pieces of their own rather than ``concat_str``-ed with their words: joining short
-strings per group cost more than gathering them.
+In the default mode, where nearly every record is its own group, per-group work is
+kept to the ts digits: the count line takes few distinct values and is shared, the
+words around the digits are shared, and joining short strings per group
+(``concat_str``) cost more than gathering them; fewer pieces per stanza also means
+less work for the writer, which handles each piece as a value.
 """
 
 from __future__ import annotations
@@ -59,33 +61,58 @@ def _counts() -> list[pl.Expr]:
 # The default mode's "<num> times, <pages> pages, allocated by <names>:\n" after each number.
 _TIMES = pl.Series([" times, "])
 _PAGES_ALLOCATED = pl.Series([" pages, " + _ALLOCATOR_NAMES[bits] + ":\n" for bits in range(32)])
-# What the header prints after P is "<ts> ns[, free_ts <free_ts> ns]\n", or nothing:
-# the words after the ts digits, and after the free_ts digits.
-_AFTER_TS = pl.Series([" ns, free_ts ", " ns\n", ""])
-_AFTER_FREE = pl.Series([" ns\n", ""])
+# (num, pages, ator) packed in a u64 when they fit: 24, 35 and 5 bits.
+_NUM_SHIFT, _PAGES_SHIFT = 2**40, 2**5
 
 
-def _default_prefix() -> list[Piece]:
-    """``<num> times, <pages> pages, allocated by <names>:\\n``."""
+def _default_prefix(frame: pl.DataFrame) -> list[Piece]:
+    """``<num> times, <pages> pages, allocated by <names>:\\n``.
+
+    Groups take few distinct (num, pages, allocator) values, so each distinct line is
+    built once and shared; numbers too large to pack are pieces of their own instead.
+    """
     c = pl.col
-    return [
-        c("num").cast(pl.String),
-        (_TIMES, pl.lit(0)),
-        c("pages").cast(pl.String),
-        (_PAGES_ALLOCATED, c("ator")),
-    ]
+    fits = frame.select((c("num").max() < 2**24) & (c("pages").max() < 2**35)).item()
+    if not fits:
+        return [
+            c("num").cast(pl.String),
+            (_TIMES, pl.lit(0)),
+            c("pages").cast(pl.String),
+            (_PAGES_ALLOCATED, c("ator")),
+        ]
+    key = c("num").cast(pl.UInt64) * _NUM_SHIFT + c("pages").cast(pl.UInt64) * _PAGES_SHIFT + c("ator").cast(pl.UInt64)
+    keys = frame.select(key.unique().sort()).to_series()
+    lines = keys.to_frame("k").select(
+        pl.concat_str(
+            (c("k") // _NUM_SHIFT).cast(pl.String),
+            pl.lit(" times, "),
+            (c("k") % _NUM_SHIFT // _PAGES_SHIFT).cast(pl.String),
+            pl.lit(" pages, "),
+            (c("k") % _PAGES_SHIFT).replace_strict(_ALLOCATOR_NAMES, return_dtype=pl.String),
+            pl.lit(":\n"),
+        )
+    )
+    return [(lines.to_series(), pl.lit(keys).search_sorted(key))]
 
 
-def _after_p() -> list[Piece]:
-    """What the header prints after P: ``<ts> ns[, free_ts <free_ts> ns]\\n``, or nothing."""
+def _after_p(st_text: pl.Series) -> list[Piece]:
+    """What the header prints after P, ``<ts> ns[, free_ts <free_ts> ns]\\n`` or nothing, and the stacktrace.
+
+    The ``" ns\\n"`` ending a header with a ts is shared along with the stacktrace
+    after it: each stacktrace is there twice, with it and without.
+    """
     c = pl.col
     has_ts, has_free = c("r_ts").is_not_null(), c("r_free").is_not_null()
+    st = st_text + "\n"
     return [
         c("r_ts").cast(pl.String),
-        (_AFTER_TS, pl.when(has_free).then(0).when(has_ts).then(1).otherwise(2)),
+        (_FREE_TS, pl.when(has_free).then(0).otherwise(1)),
         c("r_free").cast(pl.String),
-        (_AFTER_FREE, pl.when(has_free).then(0).otherwise(1)),
+        (pl.concat([" ns\n" + st, st]), c("st_rank").cast(pl.Int64) - 1 + pl.when(has_ts).then(0).otherwise(len(st))),
     ]
+
+
+_FREE_TS = pl.Series([" ns, free_ts ", ""])
 
 
 def _cull_line(plan: Plan) -> pl.Expr:
@@ -115,9 +142,10 @@ def pieces(groups: Groups, plan: Plan) -> list[Piece]:
         assert st is not None
         assert groups.txt is not None
         if not groups.txt.fast:
-            return [*_default_prefix(), c("head"), st]
+            return [*_default_prefix(groups.frame), c("head"), st]
         assert groups.txt.p_text is not None
-        return [*_default_prefix(), (groups.txt.p_text, c("p_rank")), *_after_p(), st]
+        assert groups.st_text is not None
+        return [*_default_prefix(groups.frame), (groups.txt.p_text, c("p_rank")), *_after_p(groups.st_text)]
     if CullKey.STACKTRACE in plan.cull:
         assert st is not None
         return [pl.concat_str(_cull_line(plan), pl.lit(":\n")), st]
