@@ -91,8 +91,11 @@ def _from_frame(lf: pl.LazyFrame, needs: Needs, leading: int) -> _Loaded:
     has_raw = bool(lf.select(pl.col("raw").is_not_null().any()).collect().item())
     # One chunk per column: the Parquet row groups would leave dozens, and gathers across
     # chunks (the sorts' permutations) cost several times more than this copy.
-    recs = compat_fields(lf.select(table_columns(needs)), needs, has_raw=has_raw).collect().rechunk()
-    return _Loaded(recs, _stacks(lf, needs).collect(), leading)
+    # The records and the distinct stacks in one polars run, side by side.
+    recs, stacks = pl.collect_all(
+        [compat_fields(lf.select(table_columns(needs)), needs, has_raw=has_raw), _stacks(lf, needs)]
+    )
+    return _Loaded(recs.rechunk(), stacks, leading)
 
 
 def _release_parser_memory() -> None:
@@ -118,7 +121,10 @@ def _load(src: Source, needs: Needs) -> _Loaded:
         return _from_frame(src.lazy(), needs, 0)
     path = os.fspath(src)
     if frames.is_parquet(path):
-        return _from_frame(frames.scan(path), needs, frames.dump_meta(path).leading_blank_lines)
+        # What frames.scan() does for Parquet, without loading the `.pagecols` namespace
+        # (and the analyze module) a sort never uses.
+        leading = frames.dump_meta(path).leading_blank_lines  # also checks pagecols wrote the file
+        return _from_frame(pl.scan_parquet(path), needs, leading)
     # A text dump is parsed batch by batch, each boiled down at once to the few compat
     # columns, so memory follows the records' size, not the text's.
     from pagecols import ingest
