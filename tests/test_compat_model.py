@@ -126,3 +126,44 @@ def test_culling_keeps_every_page(dump: tuple[bytes, list[int], list[int], list[
         assert times == result.selected == result.records
         totals.append(pages)
     assert len(set(totals)) == 1
+
+
+def _header(ts: int, free: int | None, pid: int = 7) -> str:
+    tail = f", free_ts {free} ns" if free is not None else ""
+    return f"Page allocated via order 0, mask 0x0(), pid {pid}, tgid {pid} (a), ts {ts} ns{tail}\n"
+
+
+@pytest.mark.parametrize("widest", [4, 19], ids=["ts-up-to-4-digits", "ts-up-to-19-digits"])
+@pytest.mark.parametrize(
+    "argv", [[], ["--sort=T"], ["--sort=-T"], ["--sort=at,-T"], ["--cull=ator"]], ids=lambda a: " ".join(a) or "default"
+)
+def test_ts_digits_of_every_width_sort_as_text(argv: list[str], widest: int, tmp_path: Path) -> None:
+    """strcmp order of ts digits ("12" < "120" < "13"), the widths mixed.
+
+    The integer txt keys pad the digits to the widest ts, and put the header's rank in
+    front of them in one u64 when it fits (4 digits) or rank them first (19 digits);
+    this holds both to the bytes.
+    """
+    values = [0, 1, 9, 10, 12, 120, 1200, 13, 99, 10**18, 10**19 - 1, 1234567890123456789, 12, 120]
+    values = [v for v in values if v < 10**widest]
+    blocks = []
+    for i, ts in enumerate(values):
+        free = None if i % 3 == 0 else [0, 12, 10**19 - 1, 5][i % 4]
+        stack = " a+0x1/0x2\n" if i % 2 else " b+0x1/0x2\n"
+        blocks.append(
+            _header(ts, free, pid=7 + i % 2) + "PFN 1 type Movable Block 0 type Movable Flags 0x0()\n" + stack
+        )
+    text = "\n".join(blocks).encode() + b"\n"
+    path = tmp_path / "dump.txt"
+    path.write_bytes(text)
+    buf = io.BytesIO()
+    compat.sort(str(path), buf, argv)
+    sort = {
+        (): [("times", True)],
+        ("--sort=T",): [("txt", False)],
+        ("--sort=-T",): [("txt", True)],
+        ("--sort=at,-T",): [("alloc_ts", False), ("txt", True)],
+        ("--cull=ator",): [("times", True)],
+    }[tuple(argv)]
+    options = R.Options(sort=sort, cull={"allocator"} if argv == ["--cull=ator"] else set())
+    assert buf.getvalue() == R.sort_dump(text, options)
