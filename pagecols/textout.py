@@ -18,28 +18,25 @@ from pagecols import formats as F
 if TYPE_CHECKING:
     import pyarrow as pa
 
-# numpy and pyarrow are imported where used: `pagecols sort` builds these expressions on every
-# run, and most runs never render a hex number.
+# pyarrow is imported where used: `pagecols sort` builds these expressions on every run.
 
 
-def _hex_series(s: pl.Series) -> pl.Series:
-    """Lower-case hex digits of a UInt64 series, without ``0x``, as C's ``%lx`` prints them."""
-    import numpy as np
-    import pyarrow as pa
-
-    digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-    shifts = np.arange(60, -4, -4, dtype=np.uint64)
-    values = s.fill_null(0).to_numpy().astype(np.uint64)
-    nibbles = (values[:, None] >> shifts[None, :]) & np.uint64(0xF)
-    chars = np.ascontiguousarray(digits[nibbles.astype(np.intp)])
-    width = np.where(values == 0, 1, 16 - np.argmax(nibbles != 0, axis=1))
-    padded = pl.Series(pa.array(chars.view("S16").ravel(), type=pa.binary(16))).cast(pl.String)
-    return padded.str.slice(pl.Series((16 - width).astype(np.int64)))
+_HEX_DIGIT = {i: "0123456789abcdef"[i] for i in range(16)}
 
 
 def hex_expr(col: str) -> pl.Expr:
+    """Lower-case hex digits of a UInt64 column, without ``0x``, as the kernel's ``%lx`` prints them.
+
+    Pure polars (one digit per nibble, leading zeros stripped), so rendering needs neither
+    numpy nor pyarrow: `pagecols sort` renders every gfp mask this way.
+    """
     value = pl.col(col)
-    return pl.when(value.is_not_null()).then(value.map_batches(_hex_series, return_dtype=pl.String))
+    nibbles = [
+        ((value // pl.lit(16**k, dtype=pl.UInt64)) % 16).replace_strict(_HEX_DIGIT, return_dtype=pl.String)
+        for k in range(15, -1, -1)
+    ]
+    digits = pl.concat_str(nibbles).str.strip_chars_start("0")
+    return pl.when(value.is_not_null()).then(pl.when(digits == "").then(pl.lit("0")).otherwise(digits))
 
 
 def _opt(prefix: str, value: pl.Expr, suffix: str = "") -> pl.Expr:

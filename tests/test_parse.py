@@ -266,3 +266,11 @@ def test_text_without_record_boundaries_is_refused(tmp_path: Path, monkeypatch: 
     path.write_bytes(b"no blank line here\n" * 20_000)
     with pytest.raises(InputError, match=r"no blank line in [0-9,]+ bytes: not a page_owner dump"):
         list(source.chunks(path, chunk_bytes=1 << 15))
+
+
+def test_hex_rendering_matches_printf() -> None:
+    from pagecols.textout import hex_expr
+
+    values = [0, 1, 9, 10, 15, 16, 255, 256, 0xCC0, 0x100CCA, 2**63, 2**64 - 1, *range(4096, 4200)]
+    out = pl.DataFrame({"v": [*values, None]}, schema={"v": pl.UInt64}).select(hex_expr("v")).to_series()
+    assert out.to_list() == [f"{v:x}" for v in values] + [None]
