@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import difflib
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pagecols.errors import UsageError
+
+K = TypeVar("K")
 
 __all__ = [
     "CULL_ORDER",
@@ -210,30 +213,27 @@ def _parse_sort(value: str) -> tuple[SortSpec, ...]:
     for entry in _explode(value):
         descending = entry.startswith("-")
         name = entry[1:] if entry[:1] in ("-", "+") else entry
-        key = SORT_NAMES.get(name)
-        if key is None:
-            shown = "an empty key" if not name else f"unknown key `{name}`"
-            raise UsageError(
-                f"wrong argument after --sort option: `{value}`: {shown}; valid keys: "
-                + " ".join(SORT_NAMES)
-                + _did_you_mean(name, list(SORT_NAMES))
-            )
-        specs.append(SortSpec(key, descending))
+        specs.append(SortSpec(_key("sort", value, name, SORT_NAMES), descending))
     return tuple(specs)
+
+
+def _key(option: str, value: str, name: str, names: Mapping[str, K]) -> K:
+    """The key ``name`` of ``--option value``, or page_owner_sort's error, with the valid keys and a close match."""
+    key = names.get(name)
+    if key is None:
+        shown = "an empty key" if not name else f"unknown key `{name}`"
+        raise UsageError(
+            f"wrong argument after --{option} option: `{value}`: {shown}; valid keys: "
+            + " ".join(names)
+            + _did_you_mean(name, list(names))
+        )
+    return key
 
 
 def _parse_cull(value: str) -> set[CullKey]:
     keys = set()
     for name in _explode(value):
-        key = CULL_NAMES.get(name)
-        if key is None:
-            shown = "an empty key" if not name else f"unknown key `{name}`"
-            raise UsageError(
-                f"wrong argument after --cull option: `{value}`: {shown}; valid keys: "
-                + " ".join(CULL_NAMES)
-                + _did_you_mean(name, list(CULL_NAMES))
-            )
-        keys.add(key)
+        keys.add(_key("cull", value, name, CULL_NAMES))
     return keys
 
 
