@@ -154,3 +154,19 @@ def test_output_mode_symlink_and_device(tmp_path: Path) -> None:
     assert kept.read_bytes() == (GOLDEN / "cull-tg.out").read_bytes()
     assert invoke("--cull=tg", str(HANDMADE), os.devnull)[0] == 0
     assert Path(os.devnull).is_char_device()
+
+
+def test_big_output_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
+    """Output far beyond the pipe buffer, reader gone after 10 bytes: exit 0, nothing on stderr."""
+    from pagecols import synth
+
+    dump = tmp_path / "d.txt"
+    synth.write_dump(dump, records=5000, seed=3, era="5.18")
+    proc = subprocess.run(
+        ["bash", "-c", f"{sys.executable} -m pagecols sort {dump} - | head -c 10; exit ${{PIPESTATUS[0]}}"],
+        capture_output=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout) == 10
+    assert proc.stderr == b""

@@ -285,6 +285,8 @@ def run_sort(argv: Sequence[str], *, stdout: BinaryIO | None = None, stderr: Tex
     except PagecolsError as e:
         print(f"Error: {e}", file=err)
         return 1
+    except BrokenPipeError:
+        raise  # the reader of stdout went away (`| head`): the CLI ends quietly, as for `cat`
     except OSError as e:
         print(f"Error: {e.filename or plan.output}: {e.strerror}", file=err)
         return 1
