@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 from pagecols import formats as F
 from pagecols.formats import Kind
 from pagecols.schema import ERAS, write_schema
+from pagecols.textout import header_from
 
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -277,24 +278,8 @@ def _typed_headers(strings: pl.LazyFrame) -> pl.LazyFrame:
     return strings.select("_ok", _in_range=in_range, **{c: typed.get(c, f(c)) for c in _HEADER_FIELDS})
 
 
-def _opt(prefix: str, col: str, suffix: str = "") -> pl.Expr:
-    return pl.when(pl.col(col).is_not_null()).then(pl.lit(prefix) + pl.col(col) + pl.lit(suffix)).otherwise(pl.lit(""))
-
-
 def _render_header_strings() -> pl.Expr:
-    return pl.concat_str(
-        pl.lit(F.HEADER_PREFIX),
-        pl.col("order"),
-        pl.lit(", mask 0x"),
-        pl.col("gfp_mask"),
-        _opt("(", "gfp_flags", ")"),
-        _opt(", pid ", "pid"),
-        pl.when(pl.col("tgid").is_not_null())
-        .then(pl.lit(", tgid ") + pl.col("tgid") + pl.lit(" (") + pl.col("comm") + pl.lit(")"))
-        .otherwise(pl.lit("")),
-        _opt(", ts ", "ts", " ns"),
-        _opt(", free_ts ", "free_ts", " ns"),
-    )
+    return header_from(**{c: pl.col(c) for c in _HEADER_FIELDS})
 
 
 def _reparse_strict(df: pl.DataFrame) -> pl.DataFrame:

@@ -43,21 +43,49 @@ def _opt(prefix: str, value: pl.Expr, suffix: str = "") -> pl.Expr:
     return pl.when(value.is_not_null()).then(pl.lit(prefix) + value + pl.lit(suffix)).otherwise(pl.lit(""))
 
 
-def header_line() -> pl.Expr:
-    """The header line (spec A.2), for every era: which fields are null says which were printed."""
-    s = pl.String
+def header_from(
+    *,
+    order: pl.Expr,
+    gfp_mask: pl.Expr,
+    gfp_flags: pl.Expr,
+    pid: pl.Expr,
+    tgid: pl.Expr,
+    comm: pl.Expr,
+    ts: pl.Expr,
+    free_ts: pl.Expr,
+) -> pl.Expr:
+    """The header line (spec A.2) from its fields as strings (``gfp_mask`` in hex digits).
+
+    One layout for every era: which fields are null says which were printed.  The
+    parser checks each header against this, so what is stored always renders back.
+    """
     return pl.concat_str(
         pl.lit(F.HEADER_PREFIX),
-        pl.col("order").cast(s),
+        order,
         pl.lit(", mask 0x"),
-        hex_expr("gfp_mask"),
-        _opt("(", pl.col("gfp_flags"), ")"),
-        _opt(", pid ", pl.col("pid").cast(s)),
-        pl.when(pl.col("tgid").is_not_null())
-        .then(pl.lit(", tgid ") + pl.col("tgid").cast(s) + pl.lit(" (") + pl.col("comm") + pl.lit(")"))
+        gfp_mask,
+        _opt("(", gfp_flags, ")"),
+        _opt(", pid ", pid),
+        pl.when(tgid.is_not_null())
+        .then(pl.lit(", tgid ") + tgid + pl.lit(" (") + comm + pl.lit(")"))
         .otherwise(pl.lit("")),
-        _opt(", ts ", pl.col("ts").cast(s), " ns"),
-        _opt(", free_ts ", pl.col("free_ts").cast(s), " ns"),
+        _opt(", ts ", ts, " ns"),
+        _opt(", free_ts ", free_ts, " ns"),
+    )
+
+
+def header_line() -> pl.Expr:
+    """The header line of a table row."""
+    s = pl.String
+    return header_from(
+        order=pl.col("order").cast(s),
+        gfp_mask=hex_expr("gfp_mask"),
+        gfp_flags=pl.col("gfp_flags"),
+        pid=pl.col("pid").cast(s),
+        tgid=pl.col("tgid").cast(s),
+        comm=pl.col("comm"),
+        ts=pl.col("ts").cast(s),
+        free_ts=pl.col("free_ts").cast(s),
     )
 
 
