@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import polars as pl
 
 from pagecols.errors import InputError
 from pagecols.schema import COLUMNS, METADATA_KEY, SCHEMA_VERSION, DumpMeta
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 #: Assumed page size for MiB figures: page_owner dumps do not say it, and 4 KiB is what x86-64 and most arm64 use.
 PAGE_SIZE = 4096
@@ -36,24 +33,32 @@ def is_parquet(source: str | os.PathLike[str]) -> bool:
 
 def dump_meta(source: str | os.PathLike[str]) -> DumpMeta:
     """The pagecols metadata of a converted file, or of a text dump (which is parsed for it)."""
+    return open_dump(source)[1]
+
+
+def _parquet_meta(source: str | os.PathLike[str]) -> DumpMeta:
+    kv = pl.read_parquet_metadata(Path(source))
+    key = METADATA_KEY.decode()
+    if key not in kv:
+        raise InputError(f"{source}: a Parquet file, but not one written by pagecols convert")
+    meta = DumpMeta.from_bytes(kv[key])
+    if meta.schema_version > SCHEMA_VERSION:
+        raise InputError(
+            f"{source}: written by a newer pagecols (schema {meta.schema_version}, this one reads {SCHEMA_VERSION})"
+        )
+    return meta
+
+
+def open_dump(source: str | os.PathLike[str]) -> tuple[pl.LazyFrame, DumpMeta]:
+    """The table and metadata of a dump; a text dump is parsed once for both."""
     if is_parquet(source):
-        kv = pl.read_parquet_metadata(Path(source))
-        key = METADATA_KEY.decode()
-        if key not in kv:
-            raise InputError(f"{source}: a Parquet file, but not one written by pagecols convert")
-        meta = DumpMeta.from_bytes(kv[key])
-        if meta.schema_version > SCHEMA_VERSION:
-            raise InputError(
-                f"{source}: written by a newer pagecols (schema {meta.schema_version}, this one reads {SCHEMA_VERSION})"
-            )
-        return meta
-    return _parsed(source)[1]
-
-
-def _parsed(source: str | os.PathLike[str]) -> tuple[pa.Table, DumpMeta]:
+        return pl.scan_parquet(Path(source)), _parquet_meta(source)
     from pagecols.ingest import parse_dump
 
-    return parse_dump(source)
+    table, meta = parse_dump(source)
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.lazy(), meta
 
 
 def scan(source: str | os.PathLike[str] | pl.LazyFrame, *, decoded: bool = False) -> pl.LazyFrame:
@@ -73,16 +78,7 @@ def scan(source: str | os.PathLike[str] | pl.LazyFrame, *, decoded: bool = False
     """
     from pagecols import polars_ext  # noqa: F401 - registers the `.pagecols` namespace
 
-    if isinstance(source, pl.LazyFrame):
-        lf = source
-    elif is_parquet(source):
-        dump_meta(source)  # checks that pagecols wrote it
-        lf = pl.scan_parquet(Path(source))
-    else:
-        table, _ = _parsed(source)
-        frame = pl.from_arrow(table)
-        assert isinstance(frame, pl.DataFrame)
-        lf = frame.lazy()
+    lf = source if isinstance(source, pl.LazyFrame) else open_dump(source)[0]
     if decoded:
         from pagecols.analyze import decode
 
@@ -104,10 +100,9 @@ def info(source: str | os.PathLike[str]) -> dict[str, Any]:
 
     On a converted file this reads four small columns and no text, and needs no pyarrow.
     """
-    meta = dump_meta(source)
+    lf, meta = open_dump(source)
     row = (
-        scan(source)
-        .select(
+        lf.select(
             records=pl.len(),
             pages=pl.col("pages").sum(),
             ts_min=pl.col("ts").min(),

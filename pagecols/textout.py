@@ -173,16 +173,16 @@ def _concatenated(arr: pa.Array | pa.ChunkedArray) -> bytes:
 
 def cat(source: str | os.PathLike[str], out: BinaryIO | None = None) -> int:
     """Write the dump text of ``source`` (Parquet or text) to ``out``; returns bytes written."""
-    from pagecols.frames import dump_meta, scan
+    from pagecols.frames import open_dump
 
     stream = out if out is not None else sys.stdout.buffer
-    meta = dump_meta(source)
+    table, meta = open_dump(source)
     written = 0
     lead = b"\n" * meta.leading_blank_lines
     stream.write(lead)
     written += len(lead)
     pending = b""
-    for block in iter_text(scan(source)):
+    for block in iter_text(table):
         stream.write(pending)
         written += len(pending)
         pending = block
