@@ -98,23 +98,6 @@ def _from_frame(lf: pl.LazyFrame, needs: Needs, leading: int) -> _Loaded:
     return _Loaded(recs.rechunk(), stacks, leading)
 
 
-def _release_parser_memory() -> None:
-    """Hand the memory the parser freed back to the system before the sort needs its own.
-
-    Workaround, to move into ``pagecols.ingest``: ``ingest.keep_freed_memory()`` tells
-    glibc to keep freed blocks for the next chunk, and pyarrow's pool keeps its own;
-    after the last chunk that is a few hundred MB of RSS nobody will reuse (polars
-    allocates through its own jemalloc).
-    """
-    import ctypes
-
-    import pyarrow as pa  # already loaded by the parser
-
-    with contextlib.suppress(OSError, AttributeError):  # not glibc
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    pa.default_memory_pool().release_unused()
-
-
 def _load(src: Source, needs: Needs) -> _Loaded:
     """The compat records of ``src`` and its distinct stacks; the stack text is never kept per record."""
     if isinstance(src, (pl.DataFrame, pl.LazyFrame)):
@@ -138,7 +121,6 @@ def _load(src: Source, needs: Needs) -> _Loaded:
         has_raw = batch.column("raw").null_count < batch.num_rows
         recs.append(compat_fields(lf.select(columns), needs, has_raw=has_raw).collect())
         stacks.append(_stacks(lf, needs).collect())
-    _release_parser_memory()
     return _Loaded(
         pl.concat(recs, how="vertical_relaxed", rechunk=True),
         pl.concat(stacks).unique("stack_hash"),
