@@ -121,11 +121,26 @@ def _load(src: Source, needs: Needs) -> _Loaded:
         has_raw = batch.column("raw").null_count < batch.num_rows
         recs.append(compat_fields(lf.select(columns), needs, has_raw=has_raw).collect())
         stacks.append(_stacks(lf, needs).collect())
-    return _Loaded(
-        pl.concat(recs, how="vertical_relaxed", rechunk=True),
-        pl.concat(stacks).unique("stack_hash"),
-        report.leading_blank_lines,
-    )
+    return _Loaded(_concat_dropping(recs), pl.concat(stacks).unique("stack_hash"), report.leading_blank_lines)
+
+
+def _concat_dropping(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """``pl.concat(parts, rechunk=True)``, one column at a time, each part's copy let go as it is joined.
+
+    Whole-frame concatenation holds every column twice at its peak; this holds one.
+    ``parts`` is emptied.
+    """
+    if not parts:
+        return pl.DataFrame()
+    columns = []
+    for name in parts[0].columns:
+        pieces = [part.select(name) for part in parts]
+        parts[:] = [part.drop(name) for part in parts]
+        # vertical_relaxed: the parts' types may differ (a column of nulls only, a narrower int).
+        columns.append(pl.concat(pieces, how="vertical_relaxed", rechunk=True).to_series())
+        del pieces
+    parts.clear()
+    return pl.DataFrame(columns)
 
 
 Progress = Callable[[str], None]
