@@ -17,6 +17,7 @@ class Run:
     seconds: float
     max_rss_mib: float
     returncode: int
+    cpu_seconds: float = 0.0  # user + system
 
 
 def run(argv: list[str], *, stdout: int | None = subprocess.DEVNULL) -> Run:
@@ -30,7 +31,7 @@ def run(argv: list[str], *, stdout: int | None = subprocess.DEVNULL) -> Run:
     if code != 0:
         assert proc.stderr is not None
         sys.exit(f"{' '.join(argv)} failed ({code}): {proc.stderr.read().decode()}")
-    return Run(seconds, usage.ru_maxrss / 1024, code)
+    return Run(seconds, usage.ru_maxrss / 1024, code, usage.ru_utime + usage.ru_stime)
 
 
 def pagecols(*args: str) -> list[str]:

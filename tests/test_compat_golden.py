@@ -11,6 +11,7 @@ review the new files like code.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import sys
@@ -294,3 +295,18 @@ if __name__ == "__main__":
         update()
     else:
         print(__doc__)
+
+
+@pytest.mark.parametrize("src", golden_inputs(), ids=lambda p: p.name)
+def test_text_in_many_chunks_loads_the_same(src: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text dump parsed in many small batches, joined column by column, gives the same records."""
+    from pagecols import ingest
+
+    whole = _loaded(src)
+    many_batches = functools.partial(ingest.iter_batches, chunk_bytes=1 << 16)
+    monkeypatch.setattr(ingest, "iter_batches", many_batches)
+    chunked = _load(str(src), ALL)
+    assert chunked.leading_blank_lines == whole.leading_blank_lines
+    assert_frame_equal(chunked.recs, whole.recs)
+    assert_frame_equal(chunked.stacks.sort("stack_hash"), whole.stacks.sort("stack_hash"))
+    assert _matches(_golden_file(src, "default"), _run(src, []))
