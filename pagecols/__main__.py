@@ -1,3 +1,3 @@
-from pagecols.cli import main
+from pagecols.entry import main
 
 main()

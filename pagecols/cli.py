@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -26,25 +25,6 @@ def fail(err: PagecolsError) -> NoReturn:
     raise typer.Exit(2 if isinstance(err, UsageError) else 1)
 
 
-# --- allocator settings -------------------------------------------------------------------
-# polars allocates with jemalloc and pyarrow with mimalloc; each reads its settings from the
-# environment when it first allocates, so a command sets them before importing either (an
-# explicit setting in the environment wins).  Measured on the 1 GiB dump, benchmarks/README.md.
-
-#: A convert frees and reallocates tens of MB per chunk; pages given back to the kernel at
-#: once were faulted in again and again.  Keeping them for 10 s cut its CPU time by ~8 %.
-CONVERT_ALLOCATORS = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:10000,muzzy_decay_ms:10000", "MIMALLOC_PURGE_DELAY": "10000"}
-#: A sort from text parses on worker threads, then sorts and renders on others.  With one
-#: jemalloc arena the later work reuses the pages the parsing freed instead of adding its
-#: own: peak RSS 1.05-1.07 -> 0.98 GiB, no slower.
-SORT_ALLOCATORS = {"_RJEM_MALLOC_CONF": "narenas:1", "MIMALLOC_PURGE_DELAY": "0"}
-
-
-def _tune_allocators(settings: dict[str, str]) -> None:
-    for name, value in settings.items():
-        os.environ.setdefault(name, value)
-
-
 # --- ingest: convert, info, cat ----------------------------------------------------------
 
 
@@ -57,7 +37,9 @@ def convert(
     strict: Annotated[bool, typer.Option("--strict", help="stop at the first record that does not parse")] = False,
 ) -> None:
     """Parse a dump once and write it as Parquet."""
-    _tune_allocators(CONVERT_ALLOCATORS)
+    from pagecols.entry import CONVERT_ALLOCATORS, tune_allocators
+
+    tune_allocators(CONVERT_ALLOCATORS)
     from pagecols import ingest
     from pagecols.progress import byte_progress
     from pagecols.source import source_size
@@ -133,17 +115,9 @@ def sort_(ctx: typer.Context) -> None:
     Group: --cull KEY[,...] with KEY one of p tg n f st ator.  Select: --pid, --tgid, --name LIST; -f.
     INPUT: a text dump (any compression; - is stdin) or a Parquet file from convert.  OUTPUT: - is stdout.
     """
-    _tune_allocators(SORT_ALLOCATORS)
-    from pagecols.compat import run_sort
+    from pagecols.entry import run_sort
 
-    try:
-        code = run_sort(ctx.meta["pagecols.sort.argv"])
-    except BrokenPipeError:
-        # `pagecols sort in - | head` is normal use; point stdout at devnull so the exit flush stays quiet.
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        code = 0
+    code = run_sort(ctx.meta["pagecols.sort.argv"])
     if code:
         raise typer.Exit(code)
 
@@ -324,7 +298,3 @@ def plot_top(
         plot.top(src, out, by=by or ["where"], n=limit, title=title)
     except PagecolsError as e:
         fail(e)
-
-
-def main() -> None:
-    app()

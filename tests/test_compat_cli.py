@@ -170,3 +170,31 @@ def test_big_output_into_a_closed_pipe_is_quiet(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout) == 10
     assert proc.stderr == b""
+
+
+def _process(*argv: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "pagecols", "sort", *argv], capture_output=True, check=False)
+
+
+def test_the_console_script_runs_sort_without_typer_and_the_same() -> None:
+    """`pagecols sort` skips typer's start-up; output, messages and exit codes are the typer path's."""
+    for argv in (["--cull=tg", str(HANDMADE), "-"], ["-m", str(HANDMADE), "--cull=st", "-"]):
+        proc = _process(*argv)
+        code, stdout, stderr = invoke(*argv)
+        assert (proc.returncode, proc.stdout, proc.stderr.decode()) == (code, stdout, stderr)
+    for argv in (["--sort=bogus", str(HANDMADE), "-"], [str(ROOT / "no-such-dump.txt"), "-"]):
+        proc = _process(*argv)
+        code, stdout, stderr = invoke(*argv)
+        assert proc.returncode == code != 0
+        assert proc.stderr.decode() == stderr
+    probe = "import sys; sys.argv = ['pagecols', 'sort', '-m', '--cull=st', sys.argv[1], '-'];"
+    probe += "from pagecols.entry import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+    probe += "print('typer' in sys.modules, file=sys.stderr)"
+    proc = subprocess.run([sys.executable, "-c", probe, str(HANDMADE)], capture_output=True, check=True)
+    assert proc.stderr.strip() == b"False"
+
+
+def test_sort_help_still_comes_from_typer() -> None:
+    proc = _process("--help")
+    assert proc.returncode == 0
+    assert b"Drop-in page_owner_sort" in proc.stdout
