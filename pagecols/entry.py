@@ -12,6 +12,7 @@ Two things happen here before any command runs, because they cannot happen later
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -44,10 +45,23 @@ def run_sort(argv: list[str]) -> int:
         return 0
 
 
+def exit_now(code: int) -> None:
+    """Flush and end the process without tearing the interpreter down.
+
+    A sort ends holding hundreds of MB in polars frames; freeing them one by one at exit
+    cost ~0.05-0.1 s, and nothing is left to do: its output file is closed and renamed.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 def main() -> None:
     argv = sys.argv[1:]
     if argv[:1] == ["sort"] and "--help" not in argv:
-        sys.exit(run_sort(argv[1:]))
+        exit_now(run_sort(argv[1:]))
+        return  # only if os._exit was replaced (tests)
     from pagecols.cli import app
 
     app()

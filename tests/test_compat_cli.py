@@ -187,11 +187,11 @@ def test_the_console_script_runs_sort_without_typer_and_the_same() -> None:
         code, stdout, stderr = invoke(*argv)
         assert proc.returncode == code != 0
         assert proc.stderr.decode() == stderr
-    probe = "import sys; sys.argv = ['pagecols', 'sort', '-m', '--cull=st', sys.argv[1], '-'];"
-    probe += "from pagecols.entry import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
-    probe += "print('typer' in sys.modules, file=sys.stderr)"
+    probe = "import os, sys; sys.argv = ['pagecols', 'sort', '-m', '--cull=st', sys.argv[1], '-']\n"
+    probe += "exits = []; os._exit = exits.append\n"
+    probe += "from pagecols.entry import main; main(); print('typer' in sys.modules, exits, file=sys.stderr)"
     proc = subprocess.run([sys.executable, "-c", probe, str(HANDMADE)], capture_output=True, check=True)
-    assert proc.stderr.strip() == b"False"
+    assert proc.stderr.strip() == b"False [0]"
 
 
 def test_sort_help_still_comes_from_typer() -> None:
