@@ -37,9 +37,6 @@ def convert(
     strict: Annotated[bool, typer.Option("--strict", help="stop at the first record that does not parse")] = False,
 ) -> None:
     """Parse a dump once and write it as Parquet."""
-    from pagecols.entry import CONVERT_ALLOCATORS, tune_allocators
-
-    tune_allocators(CONVERT_ALLOCATORS)
     from pagecols import ingest
     from pagecols.progress import byte_progress
     from pagecols.source import source_size
@@ -115,7 +112,7 @@ def sort_(ctx: typer.Context) -> None:
     Group: --cull KEY[,...] with KEY one of p tg n f st ator.  Select: --pid, --tgid, --name LIST; -f.
     INPUT: a text dump (any compression; - is stdin) or a Parquet file from convert.  OUTPUT: - is stdout.
     """
-    from pagecols.entry import run_sort
+    from pagecols.compat import run_sort
 
     code = run_sort(ctx.meta["pagecols.sort.argv"])
     if code:
