@@ -50,7 +50,8 @@ def exit_now(code: int) -> None:
 
 def main() -> None:
     argv = sys.argv[1:]
-    tune_allocators(ALLOCATORS.get(argv[0], {}) if argv else {})
+    if argv:
+        tune_allocators(ALLOCATORS.get(argv[0], {}))
     if argv[:1] == ["sort"] and "--help" not in argv:
         from pagecols.compat import run_sort
 

@@ -283,11 +283,10 @@ def run_sort(argv: Sequence[str], *, stdout: BinaryIO | None = None, stderr: Tex
         print(f"Error: {e}", file=err)
         return 1
     except BrokenPipeError:
-        if plan.output != "-" or stdout is not None:
-            raise
-        # The reader of stdout went away (`| head`): normal use, so end quietly with 0, as cat
-        # does; stdout now points at devnull so that the flush at exit cannot complain.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        # The reader of the output went away (`| head`): normal use, so end quietly with 0.
+        if plan.output == "-" and stdout is None:
+            # stdout points at devnull from here, so that the flush at exit cannot complain.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as e:
         print(f"Error: {e.filename or plan.output}: {e.strerror}", file=err)
