@@ -8,7 +8,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from pagecols.errors import PagecolsError, UsageError
+from pagecols.errors import PagecolsError, UsageError, complain
 
 app = typer.Typer(
     name="pagecols",
@@ -21,8 +21,7 @@ app = typer.Typer(
 
 def fail(err: PagecolsError) -> NoReturn:
     """The one place where a library error becomes a message and an exit code."""
-    print(f"Error: {err}", file=sys.stderr)
-    raise typer.Exit(2 if isinstance(err, UsageError) else 1)
+    raise typer.Exit(complain(err))
 
 
 # --- ingest: convert, info, cat ----------------------------------------------------------
@@ -38,15 +37,11 @@ def convert(
 ) -> None:
     """Parse a dump once and write it as Parquet."""
     from pagecols import ingest
-    from pagecols.progress import byte_progress
-    from pagecols.source import source_size
 
-    try:
-        with byte_progress("converting", source_size(dump)) as advance:
-            report = ingest.convert(dump, out, strict=strict, on_bytes=advance)
-    except PagecolsError as e:
-        fail(e)
-    ingest.print_errors(report)
+    # The console script runs the usual spellings of this command without typer (pagecols.entry).
+    code = ingest.run_convert(dump, out, strict=strict)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()

@@ -1,10 +1,13 @@
 """The one root error of pagecols and its kinds.
 
 The CLI turns a :class:`PagecolsError` into one line on stderr and exit 1, and a
-:class:`UsageError` into exit 2; nothing else is caught there.
+:class:`UsageError` into exit 2 (:func:`complain`); nothing else is caught there.
 """
 
 from __future__ import annotations
+
+import sys
+from typing import TextIO
 
 
 class PagecolsError(Exception):
@@ -35,3 +38,9 @@ class ParseError(InputError, ValueError):
             return where
         shown = self.text if len(self.text) <= 120 else self.text[:120] + "…"
         return f"{where}: {shown!r}"
+
+
+def complain(err: PagecolsError, stream: TextIO | None = None) -> int:
+    """Print ``err`` as the CLI's one error line; return its exit code (2 for usage, else 1)."""
+    print(f"Error: {err}", file=sys.stderr if stream is None else stream)
+    return 2 if isinstance(err, UsageError) else 1

@@ -23,9 +23,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pagecols.errors import InputError, ParseError
+from pagecols.errors import InputError, PagecolsError, ParseError, complain
 from pagecols.parse import ParsedChunk, StackCache, parse_chunk
 from pagecols.schema import (
+    COMPRESSION,
     DELTA_COLUMNS,
     DICTIONARY_COLUMNS,
     METADATA_KEY,
@@ -226,7 +227,7 @@ def convert(
             tmp,
             write_schema(),
             store_schema=False,
-            compression="zstd",
+            compression=COMPRESSION,
             use_dictionary=list(DICTIONARY_COLUMNS),
             dictionary_pagesize_limit=64 << 20,
             write_statistics=list(STATISTICS_COLUMNS),
@@ -244,6 +245,21 @@ def convert(
     finally:
         tmp.unlink(missing_ok=True)
     return report
+
+
+def run_convert(dump: str, out: str | os.PathLike[str] | None, *, strict: bool = False) -> int:
+    """The ``pagecols convert`` command: a progress bar on a terminal, the unparsed records
+    on stderr; returns the exit code."""
+    from pagecols.progress import byte_progress
+    from pagecols.source import source_size
+
+    try:
+        with byte_progress("converting", source_size(dump)) as advance:
+            report = convert(dump, out, strict=strict, on_bytes=advance)
+    except PagecolsError as e:
+        return complain(e)
+    print_errors(report)
+    return 0
 
 
 def print_errors(report: IngestReport) -> None:

@@ -161,3 +161,71 @@ def test_cat_into_a_closed_pipe_is_quiet(dump: Path) -> None:
     )
     assert proc.stdout == dump.read_bytes()[:10]
     assert proc.stderr == b""
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["d.txt"], ("d.txt", None, False)),
+        (["d.txt", "-o", "o.pq"], ("d.txt", "o.pq", False)),
+        (["--strict", "--out", "o.pq", "-"], ("-", "o.pq", True)),
+        (["--out=o.pq", "d.txt", "--strict"], ("d.txt", "o.pq", True)),
+        ([], None),
+        (["--help"], None),
+        (["d.txt", "e.txt"], None),
+        (["d.txt", "-o"], None),
+        (["d.txt", "-o", "-x"], None),
+        (["d.txt", "-oo.pq"], None),
+        (["d.txt", "-o", "a", "-o", "b"], None),
+        (["d.txt", "--strict", "--strict"], None),
+        (["--", "d.txt"], None),
+        (["d.txt", "--bogus"], None),
+    ],
+)
+def test_convert_words_read_only_the_plain_spellings(words: list[str], expected: object) -> None:
+    from pagecols.entry import convert_words
+
+    assert convert_words(words) == expected
+
+
+def _console(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pagecols", "convert", *argv], capture_output=True, text=True, check=False, cwd=cwd
+    )
+
+
+def test_the_console_script_converts_without_typer_and_the_same(tmp_path: Path, dump: Path) -> None:
+    """`pagecols convert` skips typer's start-up; files, messages and exit codes are the typer path's."""
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(dump.read_bytes() + b"garbage line\n")
+    for name, words in (
+        ("a", [str(dump), "-o", "{out}"]),
+        ("b", ["--out={out}", str(bad)]),
+        ("c", ["--strict", str(bad), "--out", "{out}"]),
+        ("d", [str(tmp_path / "missing.txt"), "-o", "{out}"]),
+    ):
+        fast_dir, typer_dir = tmp_path / f"fast-{name}", tmp_path / f"typer-{name}"
+        fast_dir.mkdir()
+        typer_dir.mkdir()
+        proc = _console(*(w.format(out=fast_dir / "o.parquet") for w in words), cwd=tmp_path)
+        result = runner.invoke(app, ["convert", *(w.format(out=typer_dir / "o.parquet") for w in words)])
+        assert (proc.returncode, proc.stdout, proc.stderr) == (result.exit_code, result.stdout, result.stderr)
+        fast_files = sorted(p.name for p in fast_dir.iterdir())
+        assert fast_files == sorted(p.name for p in typer_dir.iterdir())
+        if fast_files:
+            assert (fast_dir / "o.parquet").read_bytes() == (typer_dir / "o.parquet").read_bytes()
+    probe = "import os, sys; sys.argv = ['pagecols', 'convert', sys.argv[1], '-o', sys.argv[2]]\n"
+    probe += "exits = []; os._exit = exits.append\n"
+    probe += "from pagecols.entry import main; main(); print('typer' in sys.modules, exits, file=sys.stderr)"
+    out = tmp_path / "probe.parquet"
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, str(dump), str(out)], capture_output=True, text=True, check=True
+    )
+    assert proc.stderr.strip() == "False [0]"
+    assert out.exists()
+
+
+def test_convert_help_still_comes_from_typer(tmp_path: Path) -> None:
+    proc = _console("--help", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "Parse a dump once and write it as Parquet." in proc.stdout

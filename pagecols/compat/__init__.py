@@ -39,7 +39,7 @@ from pagecols.compat.query import (
     with_keys,
 )
 from pagecols.compat.render import render
-from pagecols.errors import InputError, PagecolsError, UsageError
+from pagecols.errors import InputError, PagecolsError, UsageError, complain
 
 __all__ = ["Plan", "SortResult", "parse_args", "run_sort", "sort"]
 
@@ -263,8 +263,7 @@ def run_sort(argv: Sequence[str], *, stdout: BinaryIO | None = None, stderr: Tex
     try:
         plan = parse_args(list(argv))
     except UsageError as e:
-        print(f"Error: {e}", file=err)
-        return 2
+        return complain(e, err)
     assert plan.input is not None
     assert plan.output is not None
     if plan.debug:
@@ -276,12 +275,8 @@ def run_sort(argv: Sequence[str], *, stdout: BinaryIO | None = None, stderr: Tex
         # Progress on stderr only, and only for a person watching (DECISIONS §2).
         show = plan.debug or (hasattr(err, "isatty") and err.isatty())
         result = sort(plan.input, out, plan, progress=(lambda words: print(words, file=err)) if show else _quiet)
-    except UsageError as e:
-        print(f"Error: {e}", file=err)
-        return 2
     except PagecolsError as e:
-        print(f"Error: {e}", file=err)
-        return 1
+        return complain(e, err)
     except BrokenPipeError:
         # The reader of the output went away (`| head`): normal use, so end quietly with 0.
         if plan.output == "-" and stdout is None:
