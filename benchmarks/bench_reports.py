@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from common import is_current
+
 from pagecols import synth
 
 # (name, argv after `pagecols`); {a} and {b} are the two Parquet files, {out} a scratch dir.
@@ -60,7 +62,7 @@ def prepare(directory: Path, size: int) -> tuple[Path, Path]:
     for seed in (1, 2):
         text = directory / f"synth-{size}-seed{seed}.txt"
         parquet = text.with_suffix(".parquet")
-        if not parquet.exists():
+        if not is_current(parquet):
             if not text.exists():
                 t = time.perf_counter()
                 n = synth.write_dump(text, size=size, seed=seed, era="6.3")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORK, pagecols, parse_size, run, synthetic_dump, warm
+from common import WORK, is_current, pagecols, parse_size, run, synthetic_dump, warm
 
 CASES: dict[str, list[str]] = {
     "m-cull-st": ["-m", "--cull=st"],
@@ -58,7 +58,7 @@ def timed(argv: list[str]) -> Timed:
 
 def parquet_of(text: Path) -> Path:
     out = text.with_suffix(".parquet")
-    if not out.exists():
+    if not is_current(out):
         run(pagecols("convert", str(text), "-o", str(out)))
     return out
 

@@ -53,6 +53,19 @@ def synthetic_dump(size: int, *, seed: int = 1, era: str = "5.18") -> Path:
     return path
 
 
+def is_current(parquet: Path) -> bool:
+    """Whether ``parquet`` exists and is newer than every source file of pagecols.
+
+    A Parquet file left by an older build may have another layout; timing reads of it
+    would measure that build, so the scripts convert again when this is false.
+    """
+    if not parquet.exists():
+        return False
+    sources = Path(__file__).resolve().parent.parent / "pagecols"
+    newest = max(p.stat().st_mtime for p in sources.rglob("*.py"))
+    return parquet.stat().st_mtime > newest
+
+
 def warm(path: Path) -> float:
     """Read ``path`` once to fill the page cache; then time ``cat path > /dev/null``: the physical limit."""
     subprocess.run(["cat", str(path)], stdout=subprocess.DEVNULL, check=True)
