@@ -151,15 +151,24 @@ def _quiet(_: str) -> None:
 
 
 def sort_table(loaded: _Loaded, plan: Plan, out: BinaryIO, *, progress: Progress = _quiet) -> SortResult:
-    """Cull, sort and render records already loaded."""
+    """Cull, sort and render records already loaded.
+
+    Each stage's input is let go once the next has what it needs: when the caller holds
+    no reference to ``loaded`` either (as :func:`sort` does not), the loaded columns are
+    freed once the keys replace them, and the keyed records once they are sorted.
+    """
     needs = Needs.of(plan)
     recs = with_empty_blocks(loaded.recs, leading_blank_lines=loaded.leading_blank_lines)
+    stacks = loaded.stacks
+    del loaded
     n_records = recs.height
     # page_owner_sort's own progress words (B.1), which it printed to stdout.
     progress(f"loaded {n_records}")
     progress("sorting ....")
-    recs, shared = with_keys(recs, loaded.stacks, needs)
+    recs, shared = with_keys(recs, stacks, needs)
+    del stacks
     groups = group_and_sort(recs, plan, st_text=shared.st_text, txt=shared.txt)
+    del recs
     progress("culling")
     written = render(groups, plan, out)
     selected = int(groups.frame["num"].sum()) if groups.frame.height else 0
@@ -249,12 +258,13 @@ def sort(
     0
     """
     p = _as_plan(plan)
-    loaded = _load(src, Needs.of(p))
+    loaded = [_load(src, Needs.of(p))]
     if leading_blank_lines is not None:
-        loaded = _Loaded(loaded.recs, loaded.stacks, leading_blank_lines)
+        loaded = [_Loaded(loaded[0].recs, loaded[0].stacks, leading_blank_lines)]
     # The input is read whole before the sink opens, so an input error leaves no output behind.
     with _atomic(out) as fh:
-        return sort_table(loaded, p, fh, progress=progress)
+        # Handed over, not kept here: sort_table lets the loaded columns go as it goes.
+        return sort_table(loaded.pop(), p, fh, progress=progress)
 
 
 def run_sort(argv: Sequence[str], *, stdout: BinaryIO | None = None, stderr: TextIO | None = None) -> int:
