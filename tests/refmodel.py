@@ -18,6 +18,7 @@ nothing with the parser under test.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 CULL_ORDER = ("stacktrace", "pid", "tgid", "name", "free", "allocator")
@@ -89,9 +90,9 @@ def _num(m: re.Match[bytes] | None, missing: int, bits: int, signed: bool) -> in
     if signed:
         if v >= 2**63:  # strtol's ERANGE
             return missing
-        v &= 2**bits - 1  # C's truncation to int
-        return v - 2**bits if v >= 2 ** (bits - 1) else v
-    return v if v < 2**bits else missing
+        v &= (1 << bits) - 1  # C's truncation to int
+        return v - (1 << bits) if v >= 1 << (bits - 1) else v
+    return v if v < 1 << bits else missing
 
 
 def allocator(txt: bytes, pfn_line: bytes | None) -> int:
@@ -162,8 +163,8 @@ def _cull_key(r: Record, cull: set[str]) -> tuple[object, ...]:
     return tuple(values[k] for k in CULL_ORDER if k in cull)
 
 
-def _sort_value(r: Record, key: str) -> object:
-    return {
+def _sort_value(r: Record, key: str) -> int | bytes:
+    values: dict[str, int | bytes] = {
         "pid": r.pid,
         "tgid": r.tgid,
         "name": r.comm,
@@ -174,7 +175,12 @@ def _sort_value(r: Record, key: str) -> object:
         "allocator": r.allocator,
         "times": r.num,
         "pages": r.pages,
-    }[key]
+    }
+    return values[key]
+
+
+def _sort_key(key: str) -> Callable[[Record], int | bytes]:
+    return lambda r: _sort_value(r, key)
 
 
 def _allocator_names(a: int) -> bytes:
@@ -208,7 +214,7 @@ def sort_dump(text: bytes, o: Options) -> bytes:
 
     # Stable multi-key sort: last key first; reverse=True keeps ties in order.
     for key, descending in reversed(o.sort):
-        groups.sort(key=lambda g, k=key: _sort_value(g, k), reverse=descending)  # type: ignore[misc]
+        groups.sort(key=_sort_key(key), reverse=descending)
 
     out = []
     for g in groups:

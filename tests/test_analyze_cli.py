@@ -281,12 +281,13 @@ def test_errors_are_one_line_with_exit_code(dumps: Path, args: list[str], code: 
 
 
 def test_plots_are_written(dumps: Path) -> None:
-    for args in (
+    commands: list[list[str | Path]] = [
         ["plot", "timeline", dumps / "new.txt", "-o", dumps / "timeline.png"],
         ["plot", "timeline", dumps / "new.txt", "-o", dumps / "by-where.svg", "--split", "where", "--groups", "2"],
         ["plot", "top", dumps / "old.txt", "-o", dumps / "top.png", "-b", "comm"],
         ["plot", "top", dumps / "show_stacks", "-o", dumps / "stacks.png", "-b", "stack"],
-    ):
+    ]
+    for args in commands:
         assert run(*args) == ""
         out = Path(args[args.index("-o") + 1])
         assert out.stat().st_size > 5000

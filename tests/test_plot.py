@@ -5,14 +5,18 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import polars as pl
 import pytest
-from test_analyze_data import PAGE_FRAMES, SLAB_FRAMES, frames, make_records
+from test_analyze_data import PAGE_FRAMES, SLAB_FRAMES, frames, int_min, make_records
 
 from pagecols import analyze, plot
 from pagecols.errors import InputError, UsageError
 from pagecols.stacks import parse_stacks
+
+if TYPE_CHECKING:
+    from matplotlib.patches import Rectangle
 
 SEC = 1_000_000_000
 INODE = frames(*SLAB_FRAMES, "security_inode_alloc", "alloc_inode")
@@ -40,7 +44,7 @@ def test_timeline_is_cumulative_and_ends_at_the_total(dump: pl.DataFrame) -> Non
     last = data.group_by("series").agg(pl.col("pages").last())
     assert dict(last.iter_rows()) == {"Web Content": 20, "cat": 8, "(other)": 1 + 2 + 1}
     for _, series in data.group_by("rank"):
-        assert series["pages"].diff().drop_nulls().min() >= 0
+        assert int_min(series["pages"].diff().drop_nulls()) >= 0
         assert series["until_s"].to_list() == pytest.approx([1 + i for i in range(1, 11)])
     # the Web Content series is 0 before its first allocation at 5 s, 16 pages until 9 s
     web = data.filter(pl.col("series") == "Web Content")
@@ -72,7 +76,10 @@ def test_plot_top_draws_labelled_bars(dump: pl.DataFrame, tmp_path: Path) -> Non
     fig = plot.top(dump, tmp_path / "top.png", by="comm", n=3)
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Web Content", "cat", "systemd"]
-    assert [p.get_width() for p in ax.patches] == pytest.approx([20 * 4096 / 2**20, 8 * 4096 / 2**20, 3 * 4096 / 2**20])
+    # The bars are Rectangles; Axes.patches is typed as holding any Patch.
+    assert [cast("Rectangle", p).get_width() for p in ax.patches] == pytest.approx(
+        [20 * 4096 / 2**20, 8 * 4096 / 2**20, 3 * 4096 / 2**20]
+    )
     assert ax.get_xlabel() == "MiB allocated"
     assert "frame: top 3 by comm" in ax.get_title()
     data = (tmp_path / "top.png").read_bytes()
@@ -89,7 +96,9 @@ def test_plot_top_stack_labels_name_callers_and_hash(dump: pl.DataFrame) -> None
 
 def test_plot_timeline_writes_an_image(dump: pl.DataFrame, tmp_path: Path) -> None:
     fig = plot.timeline(dump, tmp_path / "t.png", split="comm", groups=2)
-    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    box = fig.axes[0].get_legend()
+    assert box is not None
+    legend = [t.get_text() for t in box.get_texts()]
     assert legend == ["Web Content", "cat", "(other)"]
     assert fig.axes[0].get_ylabel() == "MiB still allocated"
     assert (tmp_path / "t.png").stat().st_size > 5000
