@@ -538,8 +538,9 @@ def _select(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
 _TXT_ONLY = ("ord", "k_ts")
 
 
-def _txt_order(recs: pl.DataFrame, txt: TxtKeys) -> tuple[pl.Series, bool]:
-    """Row numbers in strcmp order of txt, ties in input order; and whether no two txt are equal."""
+def _txt_order(recs: pl.DataFrame, txt: TxtKeys) -> tuple[pl.Series, pl.Series | None]:
+    """Row numbers in strcmp order of txt, ties in input order; and, when no two txt are
+    equal, a u64 per record whose order is that order (else None)."""
     if txt.fast:
         # Usually P and the ts digits alone tell every record apart: one u64 sort then does it all.
         if txt.scale is not None:
@@ -551,9 +552,9 @@ def _txt_order(recs: pl.DataFrame, txt: TxtKeys) -> tuple[pl.Series, bool]:
         perm = key.arg_sort()
         ordered = key.gather(perm)
         if not (ordered.slice(1) == ordered.slice(0, len(ordered) - 1)).any():
-            return perm, True
+            return perm, key
     # Row numbers are input order: as the last key they make ties keep it.
-    return recs.select(pl.arg_sort_by([*txt.keys, pl.int_range(0, pl.len())])).to_series(), False
+    return recs.select(pl.arg_sort_by([*txt.keys, pl.int_range(0, pl.len())])).to_series(), None
 
 
 def _cull_by_txt(
@@ -571,28 +572,36 @@ def _cull_by_txt(
     keep = [n for n in recs.columns if n not in _TXT_ONLY or n in by_inputs]
     if recs.height == 0:
         return Groups(recs.select(keep).with_columns(num=pl.lit(0, dtype=pl.UInt64)), st_text, txt)
-    perm, distinct = _txt_order(recs, txt)
-    if distinct:
-        frame = recs.select(keep).gather(perm).with_columns(num=pl.lit(1, dtype=pl.UInt64))
-    else:
-        ks = recs.select(*txt.keys, "pages").with_columns(_row=pl.int_range(0, pl.len(), dtype=pl.UInt32)).gather(perm)
-        new = pl.any_horizontal([(c(k) != c(k).shift(1)).fill_null(True) for k in keys])
-        runs = ks.select(
-            _row=c("_row"), _new=new, _cum=c("pages").cum_sum().cast(pl.UInt64), _pos=pl.int_range(0, pl.len())
-        )
-        firsts = runs.filter(c("_new"))
-        # A run ends where the next begins; its count and page sum are differences there.
-        ends = pl.concat([firsts["_pos"].slice(1) - 1, pl.Series([runs.height - 1], dtype=firsts["_pos"].dtype)])
-        cum_end = runs["_cum"].gather(ends)
-        cum_before = pl.concat([pl.Series([0], dtype=pl.UInt64), cum_end.slice(0, len(cum_end) - 1)])
-        frame = (
-            recs.select([n for n in keep if n != "pages"])
-            .gather(firsts["_row"])
-            .with_columns(
-                num=(ends - firsts["_pos"] + 1).cast(pl.UInt64).alias("num"),
-                pages=(cum_end - cum_before).alias("pages"),
+    perm, txt_key = _txt_order(recs, txt)
+    if txt_key is not None:
+        # Every group is one record.  Unless the sort is by count alone (all 1 here), the
+        # sort keys and then txt order the records in one go: one gather, not two.
+        one = pl.lit(1, dtype=pl.UInt64)
+        if [e.meta.output_name() for e in by] != ["num"]:
+            perm = (
+                recs.with_columns(num=one, _txt=txt_key)
+                .select(pl.arg_sort_by([*by, c("_txt")], descending=[*descending, False]))
+                .to_series()
             )
+        return Groups(recs.select(keep).gather(perm).with_columns(num=one), st_text, txt)
+    ks = recs.select(*txt.keys, "pages").with_columns(_row=pl.int_range(0, pl.len(), dtype=pl.UInt32)).gather(perm)
+    new = pl.any_horizontal([(c(k) != c(k).shift(1)).fill_null(True) for k in keys])
+    runs = ks.select(
+        _row=c("_row"), _new=new, _cum=c("pages").cum_sum().cast(pl.UInt64), _pos=pl.int_range(0, pl.len())
+    )
+    firsts = runs.filter(c("_new"))
+    # A run ends where the next begins; its count and page sum are differences there.
+    ends = pl.concat([firsts["_pos"].slice(1) - 1, pl.Series([runs.height - 1], dtype=firsts["_pos"].dtype)])
+    cum_end = runs["_cum"].gather(ends)
+    cum_before = pl.concat([pl.Series([0], dtype=pl.UInt64), cum_end.slice(0, len(cum_end) - 1)])
+    frame = (
+        recs.select([n for n in keep if n != "pages"])
+        .gather(firsts["_row"])
+        .with_columns(
+            num=(ends - firsts["_pos"] + 1).cast(pl.UInt64).alias("num"),
+            pages=(cum_end - cum_before).alias("pages"),
         )
+    )
     # The groups are in cull order now; a stable sort by the sort keys alone keeps ties so.
     if [e.meta.output_name() for e in by] != ["num"] or frame["num"].n_unique() > 1:
         frame = frame.gather(frame.select(pl.arg_sort_by(by, descending=descending, maintain_order=True)).to_series())
