@@ -20,7 +20,7 @@ app = typer.Typer(
 
 
 def fail(err: PagecolsError) -> NoReturn:
-    """The one place where a library error becomes a message and an exit code."""
+    """A library error as the CLI's error line and exit code (:func:`pagecols.errors.complain`)."""
     raise typer.Exit(complain(err))
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 
 #: A convert frees and reallocates tens of MB per chunk; pages given back to the kernel at
 #: once were faulted in again and again.  Keeping them for 10 s cut its CPU time by ~8 %
@@ -78,6 +79,19 @@ def convert_words(words: list[str]) -> tuple[str, str | None, bool] | None:
     return None if dump is None else (dump, out, strict)
 
 
+def _run(command: Callable[[], int]) -> None:
+    """Run a command outside typer and end the process with its code.
+
+    Ctrl-C ends it as typer ends its commands: quietly, with 130 (its output file,
+    written under a temporary name, is removed on the way out).
+    """
+    try:
+        code = command()
+    except KeyboardInterrupt:
+        code = 130
+    exit_now(code)
+
+
 def main() -> None:
     argv = sys.argv[1:]
     if argv:
@@ -85,14 +99,14 @@ def main() -> None:
     if argv[:1] == ["sort"] and "--help" not in argv:
         from pagecols.compat import run_sort
 
-        exit_now(run_sort(argv[1:]))
+        _run(lambda: run_sort(argv[1:]))
         return  # only if os._exit was replaced (tests)
     convert = convert_words(argv[1:]) if argv[:1] == ["convert"] else None
     if convert is not None:
         from pagecols.ingest import run_convert
 
         dump, out, strict = convert
-        exit_now(run_convert(dump, out, strict=strict))
+        _run(lambda: run_convert(dump, out, strict=strict))
         return
     from pagecols.cli import app
 

@@ -229,3 +229,21 @@ def test_convert_help_still_comes_from_typer(tmp_path: Path) -> None:
     proc = _console("--help", cwd=tmp_path)
     assert proc.returncode == 0
     assert "Parse a dump once and write it as Parquet." in proc.stdout
+
+
+def test_ctrl_c_outside_typer_ends_as_typer_ends_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """typer turns Ctrl-C into a quiet exit 130; the commands run without it do the same."""
+    from pagecols import entry
+
+    codes: list[int] = []
+    monkeypatch.setattr(entry, "exit_now", codes.append)
+
+    def interrupted() -> int:
+        raise KeyboardInterrupt
+
+    entry._run(interrupted)
+    entry._run(lambda: 3)
+    assert codes == [130, 3]
+    assert capsys.readouterr() == ("", "")
