@@ -82,19 +82,31 @@ def _check_columns(names: Sequence[str], needs: Needs) -> None:
 def _stacks(lf: pl.LazyFrame, needs: Needs) -> pl.LazyFrame:
     if not needs.st:
         return pl.LazyFrame(schema={"stack_hash": pl.UInt64, "stack": pl.String})
-    # The text reader may hand the stacks over dictionary-encoded (Categorical).
-    return lf.select("stack_hash", "stack").unique("stack_hash").with_columns(pl.col("stack").cast(pl.String))
+    # The text reader may hand the stacks over dictionary-encoded (Categorical).  A filter
+    # on the first of each hash is half the work of unique().
+    return (
+        lf.select("stack_hash", "stack")
+        .filter(pl.col("stack_hash").is_first_distinct())
+        .with_columns(pl.col("stack").cast(pl.String))
+    )
 
 
 def _from_frame(lf: pl.LazyFrame, needs: Needs, leading: int) -> _Loaded:
     _check_columns(lf.collect_schema().names(), needs)
-    has_raw = bool(lf.select(pl.col("raw").is_not_null().any()).collect().item())
+    # The records, the distinct stacks and whether any row is raw, in one polars run side by
+    # side.  Raw rows are rare, so the records are first read as if there were none, and read
+    # again in the rare case that there are.
+    has_raw, recs, stacks = pl.collect_all(
+        [
+            lf.select(pl.col("raw").is_not_null().any()),
+            compat_fields(lf.select(table_columns(needs)), needs, has_raw=False),
+            _stacks(lf, needs),
+        ]
+    )
+    if has_raw.item():
+        recs = compat_fields(lf.select(table_columns(needs)), needs, has_raw=True).collect()
     # One chunk per column: the Parquet row groups would leave dozens, and gathers across
     # chunks (the sorts' permutations) cost several times more than this copy.
-    # The records and the distinct stacks in one polars run, side by side.
-    recs, stacks = pl.collect_all(
-        [compat_fields(lf.select(table_columns(needs)), needs, has_raw=has_raw), _stacks(lf, needs)]
-    )
     return _Loaded(recs.rechunk(), stacks, leading)
 
 
