@@ -286,7 +286,7 @@ def _distinct_by_hash(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series] | N
         first = pl.Series("_row", [0] if frame.height else [], dtype=pl.UInt32)
         return frame.gather(first), pl.Series("_id", [0] * frame.height, dtype=pl.UInt32)
     hashes = live.hash_rows()
-    first = hashes.is_first_distinct().arg_true()
+    first = hashes.arg_unique()  # the first row of each hash, in input order
     ids = (
         pl.DataFrame({"h": hashes})
         .join(
