@@ -22,7 +22,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -93,18 +93,18 @@ def _stacks(lf: pl.LazyFrame, needs: Needs) -> pl.LazyFrame:
 
 def _from_frame(lf: pl.LazyFrame, needs: Needs, leading: int) -> _Loaded:
     _check_columns(lf.collect_schema().names(), needs)
+
+    def records(has_raw: bool) -> pl.LazyFrame:
+        return compat_fields(lf.select(table_columns(needs)), needs, has_raw=has_raw)
+
     # The records, the distinct stacks and whether any row is raw, in one polars run side by
     # side.  Raw rows are rare, so the records are first read as if there were none, and read
     # again in the rare case that there are.
-    has_raw, recs, stacks = pl.collect_all(
-        [
-            lf.select(pl.col("raw").is_not_null().any()),
-            compat_fields(lf.select(table_columns(needs)), needs, has_raw=False),
-            _stacks(lf, needs),
-        ]
+    any_raw, recs, stacks = pl.collect_all(
+        [lf.select(pl.col("raw").is_not_null().any()), records(has_raw=False), _stacks(lf, needs)]
     )
-    if has_raw.item():
-        recs = compat_fields(lf.select(table_columns(needs)), needs, has_raw=True).collect()
+    if any_raw.item():
+        recs = records(has_raw=True).collect()
     # One chunk per column: the Parquet row groups would leave dozens, and gathers across
     # chunks (the sorts' permutations) cost several times more than this copy.
     return _Loaded(recs.rechunk(), stacks, leading)
@@ -272,7 +272,7 @@ def sort(
     p = _as_plan(plan)
     loaded = [_load(src, Needs.of(p))]
     if leading_blank_lines is not None:
-        loaded = [_Loaded(loaded[0].recs, loaded[0].stacks, leading_blank_lines)]
+        loaded = [replace(loaded[0], leading_blank_lines=leading_blank_lines)]
     # The input is read whole before the sink opens, so an input error leaves no output behind.
     with _atomic(out) as fh:
         # Handed over, not kept here: sort_table lets the loaded columns go as it goes.
