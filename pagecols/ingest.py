@@ -216,7 +216,10 @@ def convert(
     """
     target = Path(out) if out is not None else default_output(source)
     report = IngestReport(describe(source))
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    except OSError as err:
+        raise InputError(f"cannot write output `{target}`: {err.strerror}") from err
     os.close(fd)
     tmp = Path(tmp_name)
     umask = os.umask(0)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -179,6 +181,8 @@ def test_cat_into_a_closed_pipe_is_quiet(dump: Path) -> None:
         (["d.txt", "-o", "a", "-o", "b"], None),
         (["d.txt", "--strict", "--strict"], None),
         (["--", "d.txt"], None),
+        (["d.txt", "--out="], None),
+        (["--out=-x", "d.txt"], ("d.txt", "-x", False)),
         (["d.txt", "--bogus"], None),
     ],
 )
@@ -188,9 +192,14 @@ def test_convert_words_read_only_the_plain_spellings(words: list[str], expected:
     assert convert_words(words) == expected
 
 
-def _console(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+def _console(*argv: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pagecols", "convert", *argv], capture_output=True, text=True, check=False, cwd=cwd
+        [sys.executable, "-m", "pagecols", "convert", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        input=stdin,
     )
 
 
@@ -198,18 +207,23 @@ def test_the_console_script_converts_without_typer_and_the_same(tmp_path: Path, 
     """`pagecols convert` skips typer's start-up; files, messages and exit codes are the typer path's."""
     bad = tmp_path / "bad.txt"
     bad.write_bytes(dump.read_bytes() + b"garbage line\n")
-    for name, words in (
-        ("a", [str(dump), "-o", "{out}"]),
-        ("b", ["--out={out}", str(bad)]),
-        ("c", ["--strict", str(bad), "--out", "{out}"]),
-        ("d", [str(tmp_path / "missing.txt"), "-o", "{out}"]),
+    text = dump.read_text()
+    for name, words, stdin in (
+        ("a", [str(dump), "-o", "{out}/o.parquet"], None),
+        ("b", ["--out={out}/o.parquet", str(bad)], None),
+        ("c", ["--strict", str(bad), "--out", "{out}/o.parquet"], None),
+        ("d", [str(tmp_path / "missing.txt"), "-o", "{out}/o.parquet"], None),
+        ("e", ["-", "-o", "{out}/o.parquet"], text),
+        ("f", [str(dump), "-o", "{out}/no-such-dir/o.parquet"], None),
     ):
         fast_dir, typer_dir = tmp_path / f"fast-{name}", tmp_path / f"typer-{name}"
         fast_dir.mkdir()
         typer_dir.mkdir()
-        proc = _console(*(w.format(out=fast_dir / "o.parquet") for w in words), cwd=tmp_path)
-        result = runner.invoke(app, ["convert", *(w.format(out=typer_dir / "o.parquet") for w in words)])
-        assert (proc.returncode, proc.stdout, proc.stderr) == (result.exit_code, result.stdout, result.stderr)
+        proc = _console(*(w.format(out=fast_dir) for w in words), cwd=tmp_path, stdin=stdin)
+        result = runner.invoke(app, ["convert", *(w.format(out=typer_dir) for w in words)], input=stdin)
+        # The messages may name the output, whose directory differs.
+        fast_err, typer_err = proc.stderr.replace(str(fast_dir), "OUT"), result.stderr.replace(str(typer_dir), "OUT")
+        assert (proc.returncode, proc.stdout, fast_err) == (result.exit_code, result.stdout, typer_err)
         fast_files = sorted(p.name for p in fast_dir.iterdir())
         assert fast_files == sorted(p.name for p in typer_dir.iterdir())
         if fast_files:
@@ -247,3 +261,44 @@ def test_ctrl_c_outside_typer_ends_as_typer_ends_it(
     entry._run(lambda: 3)
     assert codes == [130, 3]
     assert capsys.readouterr() == ("", "")
+
+
+def test_an_output_directory_that_does_not_exist_is_one_error_line(tmp_path: Path, dump: Path) -> None:
+    out = tmp_path / "no-such-dir" / "o.parquet"
+    proc = _console(str(dump), "-o", str(out), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr == f"Error: cannot write output `{out}`: No such file or directory\n"
+    assert not out.parent.exists()
+
+
+@pytest.mark.parametrize("command", [["convert", "-", "-o", "{out}"], ["sort", "-", "{out}"]])
+def test_ctrl_c_on_the_console_script_ends_quietly_with_130_and_leaves_no_file(
+    tmp_path: Path, dump: Path, command: list[str]
+) -> None:
+    """Interrupted while it reads its input: exit 130, nothing on stderr, no output or temporary file."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    # `python -m pagecols`, with Python's own SIGINT handler even if this test runs with SIGINT
+    # ignored (as a background job does), which the child would inherit.
+    launch = "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    launch += "runpy.run_module('pagecols', run_name='__main__')"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", launch, *(w.format(out=out_dir / "o") for w in command)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(dump.read_bytes()[:2000])
+    proc.stdin.flush()
+    # Past start-up once the main thread waits for more of the input pipe (the kernel
+    # function it sleeps in: pipe_read, anon_pipe_read or pipe_wait, by kernel version).
+    wchan = Path(f"/proc/{proc.pid}/wchan")
+    deadline = time.monotonic() + 60
+    while "pipe" not in wchan.read_text():
+        assert time.monotonic() < deadline, "the command never waited on its input"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert (proc.returncode, stderr) == (130, b"")
+    assert list(out_dir.iterdir()) == []

@@ -104,6 +104,7 @@ def _from_frame(lf: pl.LazyFrame, needs: Needs, leading: int) -> _Loaded:
         [lf.select(pl.col("raw").is_not_null().any()), records(has_raw=False), _stacks(lf, needs)]
     )
     if any_raw.item():
+        del recs  # not held twice: in a 3.19-era dump every row is raw
         recs = records(has_raw=True).collect()
     # One chunk per column: the Parquet row groups would leave dozens, and gathers across
     # chunks (the sorts' permutations) cost several times more than this copy.
@@ -275,7 +276,8 @@ def sort(
         loaded = [replace(loaded[0], leading_blank_lines=leading_blank_lines)]
     # The input is read whole before the sink opens, so an input error leaves no output behind.
     with _atomic(out) as fh:
-        # Handed over, not kept here: sort_table lets the loaded columns go as it goes.
+        # Handed over, not kept here: sort_table lets the loaded columns go as it goes.  (The
+        # called function's frame then holds the only reference, as CPython passes it on.)
         return sort_table(loaded.pop(), p, fh, progress=progress)
 
 

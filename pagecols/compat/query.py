@@ -297,10 +297,10 @@ def _distinct_by_hash(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series] | N
         )
         .get_column("_id")
     )
-    # Every row against the first row of its hash, all columns in one polars run.
-    c = pl.col
-    same = live.select(c(n).eq_missing(c(n).gather(first).gather(ids)).all() for n in live.columns).row(0)
-    if not all(same):
+    rep = first.gather(ids)
+    # Every row against the first row of its hash, column by column, so that only one
+    # column's copy is alive at a time (all at once would hold one per core).
+    if not all(col.eq_missing(col.gather(rep)).all() for col in live.get_columns()):
         return None
     return frame.gather(first), ids
 
