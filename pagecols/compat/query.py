@@ -356,11 +356,6 @@ class TxtKeys:
     def columns(self) -> tuple[str, ...]:
         return tuple(k.meta.output_name() for k in self.keys)
 
-    @property
-    def inputs(self) -> frozenset[str]:
-        """The record columns the keys are computed from."""
-        return frozenset(n for k in self.keys for n in k.meta.root_names())
-
 
 def _ts_tail_keys() -> tuple[pl.Expr, ...]:
     """The keys after ``k_ts``, from what the header prints after P (``r_ts``, ``r_free``).
@@ -571,6 +566,7 @@ def _cull_by_txt(
     keys = txt.columns
     by_inputs = {n for e in by for n in e.meta.root_names()}
     keep = [n for n in recs.columns if n not in _TXT_ONLY or n in by_inputs]
+    by_count_only = [e.meta.output_name() for e in by] == ["num"]
     if recs.height == 0:
         return Groups(recs.select(keep).with_columns(num=pl.lit(0, dtype=pl.UInt64)), st_text, txt)
     perm, txt_key = _txt_order(recs, txt)
@@ -578,7 +574,7 @@ def _cull_by_txt(
         # Every group is one record.  Unless the sort is by count alone (all 1 here), the
         # sort keys and then txt order the records in one go: one gather, not two.
         one = pl.lit(1, dtype=pl.UInt64)
-        if [e.meta.output_name() for e in by] != ["num"]:
+        if not by_count_only:
             perm = (
                 recs.with_columns(num=one, _txt=txt_key)
                 .select(pl.arg_sort_by([*by, c("_txt")], descending=[*descending, False]))
@@ -604,7 +600,7 @@ def _cull_by_txt(
         )
     )
     # The groups are in cull order now; a stable sort by the sort keys alone keeps ties so.
-    if [e.meta.output_name() for e in by] != ["num"] or frame["num"].n_unique() > 1:
+    if not by_count_only or frame["num"].n_unique() > 1:
         frame = frame.gather(frame.select(pl.arg_sort_by(by, descending=descending, maintain_order=True)).to_series())
     return Groups(frame, st_text, txt)
 
