@@ -7,8 +7,14 @@ dump of ``--size`` and its Parquet conversion, warms the page cache, then runs e
 as its own process writing a real output file (removed after each run; ``--output
 /dev/null`` leaves the file system out), and prints the best wall time of ``--repeat``
 runs with that run's user and system CPU seconds, the median wall time, the peak RSS
-and the output size.  On a shared machine the CPU seconds vary less than the wall time;
-writing ~900 MB costs 0.2-0.5 s of system time here, more when the memory is cold.
+and the output size.  The cases take turns, one run of each per round, so that a drift
+in the machine's speed falls on all of them alike.
+
+When the output is a file, each round ends with a ``bare write``: a process that only
+writes as many bytes as the round's largest output to a new file at the same path, in
+16 MiB ``os.write`` calls.  It is the floor for the cases that write that much: on a VM
+whose memory the host takes back (free page reporting), filling ~900 MB of page cache
+costs from 0.2 s to over 1 s, whatever writes it.
 The issue's targets: ``-m --cull=st`` and the default in <= 1 s from Parquet and <= 6 s
 from text, RSS <= 1 GiB; ``--sort=at`` (every group of one) within 3x of ``-m --cull=st``.
 """
@@ -86,24 +92,48 @@ def main() -> int:
     head = f"{'case':<12} {'input':<8} {'seconds':>8} {'user':>6} {'sys':>6} {'median':>7}"
     print(f"{head} {'peak RSS MiB':>13} {'output MiB':>11}")
     for kind in args.inputs.split(","):
-        for case in args.cases.split(","):
-            argv = pagecols("sort", *CASES[case], str(inputs[kind]), str(out))
-            runs = []
-            size = None
-            for _ in range(args.repeat):
-                runs.append(timed(argv))
+        cases = args.cases.split(",")
+        runs: dict[str, list[Timed]] = {case: [] for case in cases}
+        sizes: dict[str, int] = {}
+        floor: list[Timed] = []
+        for _ in range(args.repeat):
+            for case in cases:
+                runs[case].append(timed(pagecols("sort", *CASES[case], str(inputs[kind]), str(out))))
                 if is_file:
-                    size = out.stat().st_size
+                    sizes[case] = out.stat().st_size
                     out.unlink()
-            best = min(runs, key=lambda r: r.seconds)
-            median = statistics.median(r.seconds for r in runs)
-            shown = f"{size / 2**20:>11,.0f}" if size is not None else f"{'-':>11}"
-            print(
-                f"{case:<12} {kind:<8} {best.seconds:>8.2f} {best.user:>6.2f} {best.system:>6.2f} {median:>7.2f}"
-                f" {max(r.max_rss_mib for r in runs):>13,.0f} {shown}",
-                flush=True,
-            )
+            if is_file:
+                floor.append(timed(bare_write(out, max(sizes.values()))))
+                out.unlink()
+        for case in cases:
+            size = sizes.get(case)
+            print(row(case, kind, runs[case], f"{size / 2**20:>11,.0f}" if size is not None else f"{'-':>11}"))
+        if floor:
+            print(row("bare write", "-", floor, f"{max(sizes.values()) / 2**20:>11,.0f}"), flush=True)
     return 0
+
+
+def bare_write(path: Path, size: int) -> list[str]:
+    """A process that writes ``size`` bytes to a new file at ``path``, and nothing else."""
+    code = (
+        "import os, sys\n"
+        "left = int(sys.argv[2])\n"
+        "block = memoryview(b'x' * (16 << 20))\n"
+        "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)\n"
+        "while left > 0:\n"
+        "    left -= os.write(fd, block[: min(left, len(block))])\n"
+        "os.close(fd)\n"
+    )
+    return [sys.executable, "-c", code, str(path), str(size)]
+
+
+def row(case: str, kind: str, runs: list[Timed], shown: str) -> str:
+    best = min(runs, key=lambda r: r.seconds)
+    median = statistics.median(r.seconds for r in runs)
+    return (
+        f"{case:<12} {kind:<8} {best.seconds:>8.2f} {best.user:>6.2f} {best.system:>6.2f} {median:>7.2f}"
+        f" {max(r.max_rss_mib for r in runs):>13,.0f} {shown}"
+    )
 
 
 if __name__ == "__main__":
