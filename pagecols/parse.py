@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from pagecols import formats as F
 from pagecols.formats import Kind
-from pagecols.schema import ERAS, write_schema
+from pagecols.schema import ERAS, NOT_UTF8, write_schema
 from pagecols.textout import header_from
 
 I64 = npt.NDArray[np.int64]
@@ -54,7 +54,7 @@ Bools = npt.NDArray[np.bool_]
     _RANGE,
 ) = range(11)
 _MESSAGES = {
-    _UTF8: "record is not valid UTF-8 text",
+    _UTF8: NOT_UTF8,
     _NO_HEADER: "record does not start with a 'Page allocated via order' header",
     _OTHER_LINE: "unrecognised line in record",
     _ORDER: "lines out of order in record",
@@ -449,15 +449,16 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
     """
     if not data.endswith(b"\n"):
         data = bytes(data) + b"\n"
-    lossy = False
+    original = None
     try:
         if not data.isascii():
             data.decode("utf-8")
     except UnicodeDecodeError:
-        # Arrow strings must be UTF-8: replace the bad bytes, and flag every record
-        # holding a replacement character (a rare, reported, lossy path).
+        # Arrow strings must be UTF-8: the chunk is parsed with the bad bytes replaced, and
+        # every record holding a replacement character keeps its own bytes in ``raw``,
+        # decoded as Latin-1 (a rare, reported path; see schema.NOT_UTF8).
+        original = bytes(data)
         data = data.decode("utf-8", "replace").encode()
-        lossy = True
 
     lay = _layout(data)
     n_lines = len(lay.blank)
@@ -488,13 +489,15 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
     cols["blank_after"] = pa.array(np.bincount(lay.rec_of_line[in_record], minlength=lay.records).astype(np.uint32))
 
     lines = lay.lines
-    if lossy:
+    if original is not None:
         texts = pl.Series(_views(data, lines.buf, lines.starts[lay.first], lines.ends[lay.last]))
         verdicts.reason[texts.str.contains("\ufffd", literal=True).to_numpy()] = _UTF8
     reason = verdicts.reason
     need_raw = np.flatnonzero(reason != _OK)
-    raw = _views(data, lines.buf, lines.starts[lay.first[need_raw]], lines.ends[lay.last[need_raw]])
-    cols["raw"] = _spread(raw.cast(pa.string()), need_raw, lay.records)
+    raw = _views(data, lines.buf, lines.starts[lay.first[need_raw]], lines.ends[lay.last[need_raw]]).cast(pa.string())
+    if original is not None:
+        raw = _latin1_raw(raw, reason[need_raw] == _UTF8, original, lay.first[need_raw], lay.last[need_raw])
+    cols["raw"] = _spread(raw, need_raw, lay.records)
     errors = need_raw[reason[need_raw] != _LEGACY]
     messages = [_MESSAGES[int(code)] for code in reason[errors]]
     cols["parse_error"] = _spread(pa.array(messages, type=pa.string()), errors, lay.records)
@@ -506,6 +509,20 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
     batch = pa.RecordBatch.from_arrays([cols[f.name].cast(f.type) for f in schema], schema=schema)
     eras = _eras(cols, (reason == _OK) | (reason == _LEGACY))
     return ParsedChunk(batch, leading, n_lines, len(errors), first_errors, eras)
+
+
+def _latin1_raw(raw: pa.Array, not_utf8: Bools, original: bytes, first: I64, last: I64) -> pa.Array:
+    """``raw`` with the records marked ``not_utf8`` replaced by their own bytes, decoded as Latin-1.
+
+    ``first`` and ``last`` are each record's first and last line.  The replacement
+    characters changed the lengths of lines but not their number, so the lines are found
+    again in ``original``.
+    """
+    newlines = np.flatnonzero(np.frombuffer(original, dtype=np.uint8) == ord("\n"))
+    starts = np.concatenate([[0], newlines[:-1] + 1])
+    at = np.flatnonzero(not_utf8)
+    texts = [original[starts[first[i]] : newlines[last[i]]].decode("latin-1") for i in at]
+    return pc.replace_with_mask(raw, pa.array(not_utf8), pa.array(texts, type=pa.string()))
 
 
 def allocator_names(cma: Bools, slab: Bools, vmalloc: Bools) -> pa.Array:

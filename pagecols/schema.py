@@ -60,9 +60,15 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "memcg_via_objcg": ("bool_", "charged '(via objcg) '; null when not charged"),
     "memcg_offline": ("bool_", "the memcg was 'offline '; null when not charged"),
     "blank_after": ("uint32", "blank lines after the record (1 normally, 0 on an unterminated last record)"),
-    "raw": ("string", "the record's exact text when the columns cannot render it; else null"),
+    "raw": ("string", "the record's exact text when the columns cannot render it; else null (see NOT_UTF8)"),
     "parse_error": ("string", "why the record did not parse; null when it did"),
 }
+
+
+#: The ``parse_error`` of a record whose bytes are not valid UTF-8.  Arrow strings must be
+#: UTF-8, so such a record's ``raw`` holds its bytes decoded as Latin-1, one character per
+#: byte: ``raw.encode("latin-1")`` gives them back exactly (``cat`` and ``sort`` do so).
+NOT_UTF8 = "record is not valid UTF-8 text; `raw` holds its bytes decoded as Latin-1"
 
 
 @cache

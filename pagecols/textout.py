@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import polars as pl
 
 from pagecols import formats as F
+from pagecols.schema import NOT_UTF8
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -149,10 +150,28 @@ def iter_text(lf: pl.LazyFrame, *, batch_rows: int = 200_000) -> Iterator[bytes]
     """The dump text in order, as byte blocks (one per ``batch_rows`` records)."""
     from pagecols.frames import columns_for_text
 
-    df = lf.select(columns_for_text()).sort("record").collect()
+    latin1 = (pl.col("parse_error") == NOT_UTF8).fill_null(False)
+    df = lf.select(*columns_for_text(), latin1=latin1).sort("record").collect()
     for start in range(0, df.height, batch_rows):
-        part = df.slice(start, batch_rows).select(_dump_text().alias("t")).to_series().to_arrow()
-        yield _concatenated(part)
+        part = df.slice(start, batch_rows).select(_dump_text().alias("t"), "latin1")
+        yield _bytes_of(part["t"], part["latin1"])
+
+
+def _bytes_of(text: pl.Series, latin1: pl.Series) -> bytes:
+    """The bytes of ``text``'s values in order; those marked ``latin1`` stand for one byte per character.
+
+    Those are the records that were not valid UTF-8 (schema.NOT_UTF8): rare, so they are
+    encoded one by one, and the runs between them taken straight from the Arrow buffers.
+    """
+    marked = latin1.arg_true().to_list()
+    if not marked:
+        return _concatenated(text.to_arrow())
+    out, done = [], 0
+    for at in marked:
+        out += [_concatenated(text.slice(done, at - done).to_arrow()), text[at].encode("latin-1")]
+        done = at + 1
+    out.append(_concatenated(text.slice(done).to_arrow()))
+    return b"".join(out)
 
 
 def _concatenated(arr: pa.Array | pa.ChunkedArray) -> bytes:

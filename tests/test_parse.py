@@ -14,6 +14,7 @@ import zstandard
 import pagecols
 from pagecols.errors import InputError, ParseError
 from pagecols.parse import is_vmalloc, stack_hash, stack_module
+from pagecols.schema import NOT_UTF8
 
 HEADER_63 = (
     "Page allocated via order {order}, mask 0x{mask:x}(GFP_KERNEL), pid {pid}, tgid {tgid} ({comm}), "
@@ -77,6 +78,21 @@ def test_any_comm_parses_and_round_trips(tmp_path: Path, comm: str) -> None:
     assert df["free_ts"].to_list() == [3]
     assert df["raw"].to_list() == [None]
     assert cat_bytes(tmp_path / "dump.txt") == text.encode()
+
+
+def test_a_record_that_is_not_utf8_keeps_its_bytes(tmp_path: Path) -> None:
+    """A comm is bytes, and need not be UTF-8.  Such a record keeps its bytes in ``raw``,
+    decoded as Latin-1, and ``cat`` gives them back exactly, from the text and from the
+    Parquet file; the records beside it parse as usual."""
+    odd = record_63(comm="ab\udce9c", ts=5).encode("utf-8", "surrogateescape")
+    text = record_63(comm="caf\u00e9").encode() + b"\n" + odd + b"\n" + record_63(comm="\U0001f600").encode()
+    df = parse_text(tmp_path, text)
+    assert df["parse_error"].to_list() == [None, NOT_UTF8, None]
+    assert df["comm"].to_list()[::2] == ["caf\u00e9", "\U0001f600"]
+    assert df["raw"][1].encode("latin-1") + b"\n\n" == odd
+    assert cat_bytes(tmp_path / "dump.txt") == text
+    pagecols.convert(tmp_path / "dump.txt", tmp_path / "dump.parquet")
+    assert cat_bytes(tmp_path / "dump.parquet") == text
 
 
 @pytest.mark.parametrize(
