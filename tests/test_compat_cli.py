@@ -132,6 +132,20 @@ def test_as_a_process_through_a_pipe() -> None:
     assert b"Traceback" not in proc.stderr
 
 
+def test_a_name_that_is_not_utf8(tmp_path: Path) -> None:
+    """``--name`` takes bytes, as page_owner_sort does: in a UTF-8 dump such a name selects
+    nothing (no traceback), and in a dump that has it, it selects that record."""
+    argv: list[str | bytes] = [sys.executable, "-m", "pagecols", "sort", b"--name=ab\xe9c"]
+    proc = subprocess.run([*argv, str(HANDMADE), "-"], capture_output=True, check=False)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"", b"")
+    odd = b"Page allocated via order 0, mask 0xcc0(GFP_KERNEL), pid 5, tgid 5 (ab\xe9c), ts 7 ns\n a+0x1/0x2\n\n"
+    dump = tmp_path / "dump.txt"
+    dump.write_bytes(HANDMADE.read_bytes() + odd)
+    proc = subprocess.run([*argv, str(dump), "-"], capture_output=True, check=False)
+    assert (proc.returncode, proc.stderr) == (0, b"")
+    assert proc.stdout == b"1 times, 1 pages, allocated by OTHERS :\n" + odd
+
+
 def test_output_mode_symlink_and_device(tmp_path: Path) -> None:
     """The output file gets the mode open() would give; symlinks and devices are written through."""
     import os

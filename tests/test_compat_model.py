@@ -9,6 +9,7 @@ the parser is on the path too.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import sys
 import tempfile
@@ -18,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pagecols import compat, synth
+from pagecols import compat, ingest, synth
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import refmodel as R
@@ -32,12 +33,23 @@ CULL_SHORT = {"stacktrace": "st", "pid": "p", "tgid": "tg", "name": "n", "free":
 ERAS = ["5.18", "6.5", "6.7", "5.12", "5.11", "4.6", "mm-2026", "3.19"]
 
 
+# Task names beyond ASCII, as str; a lone surrogate stands for a byte that is not UTF-8
+# (surrogateescape), as Python spells such bytes in argv.  "\ufffd" is a valid character.
+ODD_COMMS = ["caf\u00e9", "ab\udce9c", "\udcff", "x\udcc3", "\ufffd", "\U0001f600", "\udce9\u00e9", "\u00e9"]
+
+
 @st.composite
-def dumps(draw: st.DrawFn) -> tuple[bytes, list[int], list[int], list[str]]:
-    era = draw(st.sampled_from(ERAS))
+def dumps(draw: st.DrawFn, *, odd_comms: bool = False) -> tuple[bytes, list[int], list[int], list[str]]:
+    """A dump and the pids, tgids and names its records have.  ``odd_comms``: some task
+    names are not ASCII, and some not even UTF-8 (``ODD_COMMS``)."""
+    era = draw(st.sampled_from(["5.18", "6.5", "6.7", "mm-2026"] if odd_comms else ERAS))
     seed = draw(st.integers(0, 2**16))
     n = draw(st.integers(1, 30))
     recs = synth.generate_records(n, seed=seed, era=era)
+    if odd_comms:
+        recs = [
+            dataclasses.replace(r, comm=draw(st.sampled_from(ODD_COMMS))) if draw(st.booleans()) else r for r in recs
+        ]
     texts = [synth.render_record(r, era=era) for r in recs]
     out = ["\n" * draw(st.integers(0, 2))]
     for text in texts:
@@ -50,7 +62,7 @@ def dumps(draw: st.DrawFn) -> tuple[bytes, list[int], list[int], list[str]]:
     pids = sorted({r.pid for r in recs if r.pid is not None})
     tgids = sorted({r.tgid for r in recs if r.tgid is not None})
     comms = sorted({r.comm for r in recs if r.comm is not None and "," not in r.comm})
-    return body.encode(), pids, tgids, comms
+    return body.encode("utf-8", "surrogateescape"), pids, tgids, comms
 
 
 @st.composite
@@ -85,7 +97,7 @@ def options(draw: st.DrawFn, pids: list[int], tgids: list[int], comms: list[str]
         argv.append("--tgid=" + ",".join(map(str, o.tgids)))
     if comms and draw(st.integers(0, 4)) == 0:
         chosen = draw(st.lists(st.sampled_from(comms), min_size=1, max_size=3))
-        o.names = [c.encode() for c in chosen]
+        o.names = [c.encode("utf-8", "surrogateescape") for c in chosen]
         argv.append("--name=" + ",".join(chosen))
     if draw(st.integers(0, 4)) == 0:
         o.unreleased_only = True
@@ -103,6 +115,28 @@ def test_sort_matches_the_model(data: st.DataObject, tmp_path_factory: pytest.Te
     buf = io.BytesIO()
     compat.sort(str(path), buf, argv)
     assert buf.getvalue() == R.sort_dump(text, o), argv
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_names_beyond_ascii_and_utf8_sort_as_bytes(
+    data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Task names beyond ASCII, some not UTF-8: page_owner_sort compares and prints bytes,
+    and so does pagecols, from the text dump and from its Parquet file alike."""
+    text, pids, tgids, comms = data.draw(dumps(odd_comms=True))
+    argv, o = data.draw(options(pids, tgids, comms))
+    path = tmp_path_factory.mktemp("dump") / "dump.txt"
+    path.write_bytes(text)
+    want = R.sort_dump(text, o)
+    buf = io.BytesIO()
+    compat.sort(str(path), buf, argv)
+    assert buf.getvalue() == want, argv
+    parquet = path.with_suffix(".parquet")
+    ingest.convert(path, parquet)
+    buf = io.BytesIO()
+    compat.sort(str(parquet), buf, argv)
+    assert buf.getvalue() == want, argv
 
 
 @settings(max_examples=15, deadline=None)

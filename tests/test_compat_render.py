@@ -7,7 +7,7 @@ import io
 import polars as pl
 import pytest
 
-from pagecols.compat.render import Piece, _default_prefix, _stitch, _write_strings
+from pagecols.compat.render import Piece, _default_prefix, _Sink, _stitch, _write_strings
 
 
 def test_stitch_lays_out_own_and_shared_pieces_stanza_by_stanza() -> None:
@@ -86,3 +86,15 @@ def test_a_broken_pipe_stays_a_broken_pipe() -> None:
     """polars turns errors from write() into bare OSErrors; the writer restores the original."""
     with pytest.raises(BrokenPipeError):
         _write_strings(pl.Series(["x" * 100]), _ClosedPipe())  # type: ignore[arg-type]
+
+
+def test_latin1_text_is_written_as_its_bytes_even_when_a_write_cuts_a_character() -> None:
+    """With ``latin1`` each character stands for one byte (query.as_latin1); polars may end
+    one write inside a character's UTF-8 and start the next with the rest."""
+    out = io.BytesIO()
+    sink = _Sink(out, latin1=True)
+    given = [sink.write(part) for part in (b"ab", b"c\xc3", b"\xa9d\xc3\xbf", b"\n")]
+    assert given == [2, 2, 4, 1]  # what polars handed over, taken whole
+    assert out.getvalue() == b"abc\xe9d\xff\n"
+    assert sink.written == 7
+    assert _write_strings(pl.Series(["caf\u00e9 \u00ff", "\n"]), io.BytesIO(), latin1=True) == 7

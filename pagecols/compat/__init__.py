@@ -32,6 +32,7 @@ from pagecols import frames
 from pagecols.compat.plan import Plan, parse_args
 from pagecols.compat.query import (
     Needs,
+    as_latin1,
     compat_fields,
     group_and_sort,
     table_columns,
@@ -68,9 +69,18 @@ def _as_plan(plan: Plan | Sequence[str]) -> Plan:
 
 @dataclass(frozen=True)
 class _Loaded:
-    recs: pl.DataFrame  # compat_fields() rows, not yet with empty blocks
+    recs: pl.DataFrame  # compat_fields() rows without ``latin1``, not yet with empty blocks
     stacks: pl.DataFrame  # stack_hash -> stack, one row per distinct stack
     leading_blank_lines: int
+    latin1: bool = False  # the texts are Latin-1, a character per byte (query.as_latin1)
+
+    @classmethod
+    def of(cls, recs: pl.DataFrame, stacks: pl.DataFrame, leading_blank_lines: int) -> _Loaded:
+        """From compat_fields() rows: all text as Latin-1 when any record is not valid UTF-8."""
+        if not recs["latin1"].any():
+            return cls(recs.drop("latin1"), stacks, leading_blank_lines)
+        recs, stacks = as_latin1(recs, stacks)
+        return cls(recs, stacks, leading_blank_lines, latin1=True)
 
 
 def _check_columns(names: Sequence[str], needs: Needs) -> None:
@@ -108,7 +118,7 @@ def _from_frame(lf: pl.LazyFrame, needs: Needs, leading: int) -> _Loaded:
         recs = records(has_raw=True).collect()
     # One chunk per column: the Parquet row groups would leave dozens, and gathers across
     # chunks (the sorts' permutations) cost several times more than this copy.
-    return _Loaded(recs.rechunk(), stacks, leading)
+    return _Loaded.of(recs.rechunk(), stacks, leading)
 
 
 def _load(src: Source, needs: Needs) -> _Loaded:
@@ -134,7 +144,7 @@ def _load(src: Source, needs: Needs) -> _Loaded:
         has_raw = batch.column("raw").null_count < batch.num_rows
         recs.append(compat_fields(lf.select(columns), needs, has_raw=has_raw).collect())
         stacks.append(_stacks(lf, needs).collect())
-    return _Loaded(_concat_dropping(recs), pl.concat(stacks).unique("stack_hash"), report.leading_blank_lines)
+    return _Loaded.of(_concat_dropping(recs), pl.concat(stacks).unique("stack_hash"), report.leading_blank_lines)
 
 
 def _concat_dropping(parts: list[pl.DataFrame]) -> pl.DataFrame:
@@ -172,8 +182,10 @@ def sort_table(loaded: _Loaded, plan: Plan, out: BinaryIO, *, progress: Progress
     """
     needs = Needs.of(plan)
     recs = with_empty_blocks(loaded.recs, leading_blank_lines=loaded.leading_blank_lines)
-    stacks = loaded.stacks
+    stacks, latin1 = loaded.stacks, loaded.latin1
     del loaded
+    if plan.names is not None:
+        plan = replace(plan, names=_names_as_loaded(plan.names, latin1=latin1))
     n_records = recs.height
     # page_owner_sort's own progress words (B.1), which it printed to stdout.
     progress(f"loaded {n_records}")
@@ -183,9 +195,27 @@ def sort_table(loaded: _Loaded, plan: Plan, out: BinaryIO, *, progress: Progress
     groups = group_and_sort(recs, plan, st_text=shared.st_text, txt=shared.txt)
     del recs
     progress("culling")
-    written = render(groups, plan, out)
+    written = render(groups, plan, out, latin1=latin1)
     selected = int(groups.frame["num"].sum()) if groups.frame.height else 0
     return SortResult(n_records, selected, groups.frame.height, written)
+
+
+def _names_as_loaded(names: Sequence[str], *, latin1: bool) -> tuple[str, ...]:
+    """``--name`` values spelt as the loaded ``comm`` column spells names.
+
+    A name stands for bytes (``os.fsencode`` undoes Python's decoding of argv).  With
+    ``latin1`` those are a character each; otherwise the column is UTF-8, and a name whose
+    bytes are not valid UTF-8 selects no record of it, so it is left out.
+    """
+    spelt = []
+    for name in names:
+        data = os.fsencode(name)
+        if latin1:
+            spelt.append(data.decode("latin-1"))
+        else:
+            with contextlib.suppress(UnicodeDecodeError):
+                spelt.append(data.decode("utf-8"))
+    return tuple(spelt)
 
 
 def _is_real_fd(stream: TextIO) -> bool:

@@ -32,10 +32,12 @@ from dataclasses import dataclass
 import polars as pl
 
 from pagecols.compat.plan import CullKey, Plan, SortKey
+from pagecols.schema import NOT_UTF8
 
 __all__ = [
     "Groups",
     "Needs",
+    "as_latin1",
     "compat_fields",
     "group_and_sort",
     "stacktrace_ranks",
@@ -105,7 +107,7 @@ _FIELD_SOURCE = {"pid": "pid", "tgid": "tgid", "comm": "comm", "ts": "ts", "free
 
 def table_columns(needs: Needs) -> list[str]:
     """The table columns a run with these needs reads."""
-    cols = ["pages", "blank_after", "raw", *(_FIELD_SOURCE[f] for f in sorted(needs.fields))]
+    cols = ["pages", "blank_after", "raw", "parse_error", *(_FIELD_SOURCE[f] for f in sorted(needs.fields))]
     if needs.st:
         cols += ["stack_hash", *TRAILERS]
     if needs.txt:
@@ -156,7 +158,8 @@ def _raw_fields() -> list[pl.Expr]:
 def compat_fields(lf: pl.LazyFrame, needs: Needs, *, has_raw: bool = True) -> pl.LazyFrame:
     """One row per table row with the values page_owner_sort works with.
 
-    Always ``pages`` and ``blank_after``; the ``needs.fields`` among ``pid``, ``tgid``,
+    Always ``pages``, ``blank_after`` and ``latin1`` (the row's text is Latin-1, see
+    :func:`as_latin1`); the ``needs.fields`` among ``pid``, ``tgid``,
     ``comm``, ``ts``, ``free_ts`` and ``ator`` (the B.4 bitmask).  With ``needs.st``:
     ``stack_hash``, the trailer columns and ``raw_st`` (a raw row's stacktrace), which
     together say what the stacktrace is.  With ``needs.txt``: the header columns as printed (``pid_p`` ...,
@@ -184,6 +187,7 @@ def compat_fields(lf: pl.LazyFrame, needs: Needs, *, has_raw: bool = True) -> pl
         pick("_pages", c("pages").fill_null(0)).cast(pl.UInt64).alias("pages"),
         *(fields[f].alias(f) for f in sorted(needs.fields)),
         c("blank_after").cast(pl.Int64).fill_null(1),
+        ((c("parse_error") == NOT_UTF8).fill_null(False) if has_raw else pl.lit(False)).alias("latin1"),
     ]
     if needs.st:
         cols += [parsed_only(c("stack_hash")).alias("stack_hash")]
@@ -212,6 +216,35 @@ def compat_fields(lf: pl.LazyFrame, needs: Needs, *, has_raw: bool = True) -> pl
         )
         .select(cols)
     )
+
+
+def as_latin1(recs: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every text of ``recs`` (and ``stacks``) as Latin-1, one character per byte of the dump; drops ``latin1``.
+
+    A record whose bytes are not valid UTF-8 has its fields from its raw text, which holds
+    those bytes decoded as Latin-1 (``latin1`` marks it, see schema.NOT_UTF8).  The other
+    rows' texts are then put the same way (their UTF-8 bytes, a character each), so that
+    comparing two strings compares the dump's bytes, as strcmp does, and the output is those
+    bytes again (the renderer encodes it as Latin-1).  Only values with a character beyond
+    ASCII change; there are few distinct ones, and each is mapped once.
+    """
+    c = pl.col
+
+    def mapped(frame: pl.DataFrame, keep: pl.Series | None) -> pl.DataFrame:
+        changes = []
+        for name, dtype in frame.schema.items():
+            if dtype != pl.String:
+                continue
+            values = frame[name]
+            wide = values.str.len_bytes() != values.str.len_chars()
+            todo = values.filter(wide if keep is None else wide & ~keep)
+            latin = {v: v.encode().decode("latin-1") for v in todo.unique().to_list()}
+            if latin:
+                new = c(name).replace(latin)
+                changes.append(new if keep is None else pl.when(c("latin1")).then(c(name)).otherwise(new).alias(name))
+        return frame.with_columns(changes) if changes else frame
+
+    return mapped(recs, recs["latin1"]).drop("latin1"), mapped(stacks, None)
 
 
 def with_empty_blocks(recs: pl.DataFrame, *, leading_blank_lines: int = 0) -> pl.DataFrame:

@@ -15,6 +15,7 @@ less work for the writer, which handles each piece as a value.
 
 from __future__ import annotations
 
+import codecs
 import functools
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, BinaryIO, cast
@@ -190,18 +191,24 @@ def _stitch(part: pl.DataFrame, layout: list[Piece]) -> pl.Series:
 
 
 class _Sink:
-    """Passes polars' writes on to ``out`` whole, and counts them.
+    """Passes polars' writes on to ``out`` whole, and counts the bytes written.
 
     polars re-raises an error from ``write`` as a bare OSError without its errno, so
-    the error as raised is kept for the caller (a broken pipe must stay one).
+    the error as raised is kept for the caller (a broken pipe must stay one).  With
+    ``latin1``, the text stands for one byte per character (query.as_latin1), and those
+    bytes are written.
     """
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, *, latin1: bool = False) -> None:
         self.out = out
         self.written = 0
         self.error: OSError | None = None
+        self.utf8 = codecs.getincrementaldecoder("utf-8")() if latin1 else None
 
     def write(self, data: bytes) -> int:
+        given = len(data)
+        if self.utf8 is not None:
+            data = self._latin1(data)
         view = memoryview(data).cast("B")
         try:
             done = 0
@@ -212,19 +219,27 @@ class _Sink:
             self.error = e
             raise
         self.written += done
-        return done
+        return given
+
+    def _latin1(self, data: bytes) -> bytes:
+        assert self.utf8 is not None
+        if data.isascii() and not self.utf8.getstate()[0]:
+            return data  # the same bytes either way
+        # A character may be cut between two writes: the decoder keeps its first bytes.
+        return self.utf8.decode(data).encode("latin-1")
 
     def flush(self) -> None:
         pass
 
 
-def _write_strings(text: pl.Series, out: BinaryIO) -> int:
+def _write_strings(text: pl.Series, out: BinaryIO, *, latin1: bool = False) -> int:
     """Write the concatenation of a string column's values; return the bytes written.
 
     polars' CSV writer does it with nothing added (no quotes, separators or line ends),
     from its own buffers and on all cores, with no pyarrow (or numpy) to import.
+    ``latin1``: see :class:`_Sink`.
     """
-    sink = _Sink(out)
+    sink = _Sink(out, latin1=latin1)
     try:
         text.to_frame().write_csv(
             cast("IO[bytes]", sink), include_header=False, quote_style="never", line_terminator=""
@@ -236,11 +251,12 @@ def _write_strings(text: pl.Series, out: BinaryIO) -> int:
     return sink.written
 
 
-def render(groups: Groups, plan: Plan, out: BinaryIO, *, batch: int = BATCH_GROUPS) -> int:
+def render(groups: Groups, plan: Plan, out: BinaryIO, *, batch: int = BATCH_GROUPS, latin1: bool = False) -> int:
     """Write every group's stanza to ``out``; return the bytes written.
 
     One batch is written (on a helper thread: writes release the GIL, as does polars)
-    while the next is built, so building and writing overlap on two cores.
+    while the next is built, so building and writing overlap on two cores.  With
+    ``latin1`` the texts stand for one byte per character (query.as_latin1).
     """
     frame = groups.frame
     layout = pieces(groups, plan)
@@ -251,7 +267,7 @@ def render(groups: Groups, plan: Plan, out: BinaryIO, *, batch: int = BATCH_GROU
             text = _stitch(frame.slice(offset, batch), layout)
             if pending is not None:
                 written += pending.result()
-            pending = writer.submit(_write_strings, text, out)
+            pending = writer.submit(_write_strings, text, out, latin1=latin1)
         if pending is not None:
             written += pending.result()
     return written
