@@ -489,6 +489,8 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
     cols["blank_after"] = pa.array(np.bincount(lay.rec_of_line[in_record], minlength=lay.records).astype(np.uint32))
 
     lines = lay.lines
+    # Records read as page_owner records, the ones below that are not UTF-8 included.
+    known = (verdicts.reason == _OK) | (verdicts.reason == _LEGACY)
     if original is not None:
         texts = pl.Series(_views(data, lines.buf, lines.starts[lay.first], lines.ends[lay.last]))
         verdicts.reason[texts.str.contains("\ufffd", literal=True).to_numpy()] = _UTF8
@@ -507,7 +509,7 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
 
     schema = write_schema()
     batch = pa.RecordBatch.from_arrays([cols[f.name].cast(f.type) for f in schema], schema=schema)
-    eras = _eras(cols, (reason == _OK) | (reason == _LEGACY))
+    eras = _eras(cols, known)
     return ParsedChunk(batch, leading, n_lines, len(errors), first_errors, eras)
 
 

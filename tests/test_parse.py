@@ -93,6 +93,10 @@ def test_a_record_that_is_not_utf8_keeps_its_bytes(tmp_path: Path) -> None:
     assert cat_bytes(tmp_path / "dump.txt") == text
     pagecols.convert(tmp_path / "dump.txt", tmp_path / "dump.parquet")
     assert cat_bytes(tmp_path / "dump.parquet") == text
+    # Alone, such a record is still a page_owner record, not an input to refuse.
+    (tmp_path / "alone.txt").write_bytes(odd)
+    assert pagecols.info(tmp_path / "alone.txt")["format"] == "5.18"
+    assert cat_bytes(tmp_path / "alone.txt") == odd
 
 
 @pytest.mark.parametrize(
