@@ -491,14 +491,14 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
     lines = lay.lines
     # Records read as page_owner records, the ones below that are not UTF-8 included.
     known = (verdicts.reason == _OK) | (verdicts.reason == _LEGACY)
-    if original is not None:
-        texts = pl.Series(_views(data, lines.buf, lines.starts[lay.first], lines.ends[lay.last]))
-        verdicts.reason[texts.str.contains("\ufffd", literal=True).to_numpy()] = _UTF8
+    latin1 = _not_utf8(original, data, lay) if original is not None else {}
+    verdicts.reason[list(latin1)] = _UTF8
     reason = verdicts.reason
     need_raw = np.flatnonzero(reason != _OK)
     raw = _views(data, lines.buf, lines.starts[lay.first[need_raw]], lines.ends[lay.last[need_raw]]).cast(pa.string())
-    if original is not None:
-        raw = _latin1_raw(raw, reason[need_raw] == _UTF8, original, lay.first[need_raw], lay.last[need_raw])
+    if latin1:
+        at = reason[need_raw] == _UTF8
+        raw = pc.replace_with_mask(raw, pa.array(at), pa.array([latin1[r] for r in need_raw[at]], type=pa.string()))
     cols["raw"] = _spread(raw, need_raw, lay.records)
     errors = need_raw[reason[need_raw] != _LEGACY]
     messages = [_MESSAGES[int(code)] for code in reason[errors]]
@@ -513,18 +513,27 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
     return ParsedChunk(batch, leading, n_lines, len(errors), first_errors, eras)
 
 
-def _latin1_raw(raw: pa.Array, not_utf8: Bools, original: bytes, first: I64, last: I64) -> pa.Array:
-    """``raw`` with the records marked ``not_utf8`` replaced by their own bytes, decoded as Latin-1.
+def _not_utf8(original: bytes, data: bytes | bytearray, lay: _Layout) -> dict[int, str]:
+    """The records whose bytes in ``original`` are not valid UTF-8, each with those bytes decoded as Latin-1.
 
-    ``first`` and ``last`` are each record's first and last line.  The replacement
-    characters changed the lengths of lines but not their number, so the lines are found
-    again in ``original``.
+    ``data`` is ``original`` with the bad bytes replaced by U+FFFD: a record holding one
+    is a candidate, and its own bytes say whether it was one of them (a valid U+FFFD is
+    not).  Replacing changed the lengths of lines but not their number, so a record's
+    lines are found again in ``original``.
     """
+    lines = lay.lines
+    texts = pl.Series(_views(data, lines.buf, lines.starts[lay.first], lines.ends[lay.last]))
+    candidates = np.flatnonzero(texts.str.contains("\ufffd", literal=True).to_numpy())
     newlines = np.flatnonzero(np.frombuffer(original, dtype=np.uint8) == ord("\n"))
     starts = np.concatenate([[0], newlines[:-1] + 1])
-    at = np.flatnonzero(not_utf8)
-    texts = [original[starts[first[i]] : newlines[last[i]]].decode("latin-1") for i in at]
-    return pc.replace_with_mask(raw, pa.array(not_utf8), pa.array(texts, type=pa.string()))
+    found = {}
+    for r in candidates.tolist():
+        own = original[starts[lay.first[r]] : newlines[lay.last[r]]]
+        try:
+            own.decode("utf-8")
+        except UnicodeDecodeError:
+            found[r] = own.decode("latin-1")
+    return found
 
 
 def allocator_names(cma: Bools, slab: Bools, vmalloc: Bools) -> pa.Array:

@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     ARROW_SCHEMA: pa.Schema
     WRITE_SCHEMA: pa.Schema
 
-SCHEMA_VERSION = 1
+#: 2: a record that is not valid UTF-8 keeps its bytes in ``raw`` as Latin-1 (NOT_UTF8); in
+#: version 1 they were replaced by U+FFFD.  An older pagecols refuses a newer file rather than
+#: print such a ``raw`` as UTF-8.
+SCHEMA_VERSION = 2
 METADATA_KEY = b"pagecols"
 
 # Allocator labels, in the order page_owner_sort prints them (B.4); a record
@@ -67,7 +70,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
 
 #: The ``parse_error`` of a record whose bytes are not valid UTF-8.  Arrow strings must be
 #: UTF-8, so such a record's ``raw`` holds its bytes decoded as Latin-1, one character per
-#: byte: ``raw.encode("latin-1")`` gives them back exactly (``cat`` and ``sort`` do so).
+#: byte: ``raw.encode("latin-1")`` gives them back exactly (``cat`` and ``sort`` do so).  The
+#: text itself marks those rows, so changing it changes the schema (SCHEMA_VERSION).
 NOT_UTF8 = "record is not valid UTF-8 text; `raw` holds its bytes decoded as Latin-1"
 
 

@@ -85,10 +85,13 @@ def test_a_record_that_is_not_utf8_keeps_its_bytes(tmp_path: Path) -> None:
     decoded as Latin-1, and ``cat`` gives them back exactly, from the text and from the
     Parquet file; the records beside it parse as usual."""
     odd = record_63(comm="ab\udce9c", ts=5).encode("utf-8", "surrogateescape")
-    text = record_63(comm="caf\u00e9").encode() + b"\n" + odd + b"\n" + record_63(comm="\U0001f600").encode()
+    valid = [record_63(comm=comm).encode() for comm in ("caf\u00e9", "\U0001f600", "\ufffd")]
+    text = b"\n".join([valid[0], odd, valid[1], valid[2]])
     df = parse_text(tmp_path, text)
-    assert df["parse_error"].to_list() == [None, NOT_UTF8, None]
+    # A valid U+FFFD is no sign of a bad byte, even beside one.
+    assert df["parse_error"].to_list() == [None, NOT_UTF8, None, None]
     assert df["comm"].to_list()[::2] == ["caf\u00e9", "\U0001f600"]
+    assert df["comm"][3] == "\ufffd"
     assert df["raw"][1].encode("latin-1") + b"\n\n" == odd
     assert cat_bytes(tmp_path / "dump.txt") == text
     pagecols.convert(tmp_path / "dump.txt", tmp_path / "dump.parquet")
