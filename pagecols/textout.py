@@ -146,12 +146,16 @@ def _dump_text() -> pl.Expr:
     return body.str.pad_end(body.str.len_chars() + pl.col("blank_after").cast(pl.Int64), "\n")
 
 
+def latin1_rows() -> pl.Expr:
+    """Whether a row's ``raw`` holds its bytes as Latin-1 (schema.NOT_UTF8); never null."""
+    return (pl.col("parse_error") == NOT_UTF8).fill_null(False)
+
+
 def iter_text(lf: pl.LazyFrame, *, batch_rows: int = 200_000) -> Iterator[bytes]:
     """The dump text in order, as byte blocks (one per ``batch_rows`` records)."""
     from pagecols.frames import columns_for_text
 
-    latin1 = (pl.col("parse_error") == NOT_UTF8).fill_null(False)
-    df = lf.select(*columns_for_text(), latin1=latin1).sort("record").collect()
+    df = lf.select(*columns_for_text(), latin1=latin1_rows()).sort("record").collect()
     for start in range(0, df.height, batch_rows):
         part = df.slice(start, batch_rows).select(_dump_text().alias("t"), "latin1")
         yield _bytes_of(part["t"], part["latin1"])

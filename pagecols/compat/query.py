@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pagecols import textout
 from pagecols.compat.plan import CullKey, Plan, SortKey
-from pagecols.schema import NOT_UTF8
 
 __all__ = [
     "Groups",
@@ -187,7 +187,7 @@ def compat_fields(lf: pl.LazyFrame, needs: Needs, *, has_raw: bool = True) -> pl
         pick("_pages", c("pages").fill_null(0)).cast(pl.UInt64).alias("pages"),
         *(fields[f].alias(f) for f in sorted(needs.fields)),
         c("blank_after").cast(pl.Int64).fill_null(1),
-        ((c("parse_error") == NOT_UTF8).fill_null(False) if has_raw else pl.lit(False)).alias("latin1"),
+        (textout.latin1_rows() if has_raw else pl.lit(False)).alias("latin1"),
     ]
     if needs.st:
         cols += [parsed_only(c("stack_hash")).alias("stack_hash")]
@@ -344,8 +344,6 @@ def stacktrace_ranks(recs: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.Serie
     Returns that column (in record order) and the text of each rank (index
     ``st_rank - 1``).  ``stacks`` maps ``stack_hash`` to ``stack``.
     """
-    from pagecols import textout
-
     c = pl.col
     distinct, ids = distinct_ids(recs.select(ST_KEY))
     ranked = (
@@ -420,8 +418,6 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
     frame also holds what rendering needs: ``p_rank``, ``r_ts`` and ``r_free`` on
     the fast path, ``head`` (txt up to its stacktrace) on the other.
     """
-    from pagecols import textout
-
     c = pl.col
     distinct, ids = distinct_ids(
         recs.select(*_P_KEY[:-2], free_p_no_ts=pl.when(~c("has_ts")).then(c("free_p")), raw_header=c("raw_header"))
