@@ -49,7 +49,7 @@ def info(
     src: Annotated[str, typer.Argument(help="a Parquet file from convert, or a text dump")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Records, pages, MiB, format, time span, distinct stacks, unparsed records."""
+    """Records, pages, MiB, format, time span, distinct stacks, unparsed records, records not UTF-8."""
     from pagecols import frames
 
     try:

@@ -13,7 +13,8 @@ from typing import Any
 import polars as pl
 
 from pagecols.errors import InputError
-from pagecols.schema import COLUMNS, METADATA_KEY, SCHEMA_VERSION, DumpMeta
+from pagecols.schema import COLUMNS, METADATA_KEY, NOT_UTF8, SCHEMA_VERSION, DumpMeta
+from pagecols.textout import latin1_rows
 
 #: Assumed page size for MiB figures: page_owner dumps do not say it, and 4 KiB is what x86-64 and most arm64 use.
 PAGE_SIZE = 4096
@@ -96,7 +97,7 @@ def columns_for_text() -> list[str]:
 
 
 def info(source: str | os.PathLike[str]) -> dict[str, Any]:
-    """Records, pages, MiB, format, time span, distinct stacks and unparsed records of a dump.
+    """Records, pages, MiB, format, time span, distinct stacks, unparsed records and ones not UTF-8 of a dump.
 
     On a converted file this reads four small columns and no text, and needs no pyarrow.
     """
@@ -108,7 +109,9 @@ def info(source: str | os.PathLike[str]) -> dict[str, Any]:
             ts_min=pl.col("ts").min(),
             ts_max=pl.col("ts").max(),
             stacks=pl.col("stack_hash").n_unique(),
-            unparsed=pl.col("parse_error").is_not_null().sum(),
+            # A record that is only not UTF-8 (schema.NOT_UTF8) did parse.
+            unparsed=(pl.col("parse_error") != NOT_UTF8).fill_null(False).sum(),
+            not_utf8=latin1_rows().sum(),
         )
         .collect()
         .row(0, named=True)
@@ -125,4 +128,5 @@ def info(source: str | os.PathLike[str]) -> dict[str, Any]:
         "span_s": None if seconds is None else seconds[1] - seconds[0],
         "distinct_stacks": row["stacks"],
         "unparsed": row["unparsed"],
+        "not_utf8": row["not_utf8"],
     }

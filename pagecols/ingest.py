@@ -50,6 +50,8 @@ class IngestReport:
     records: int = 0
     lines: int = 0
     unparsed: int = 0
+    not_utf8: int = 0  # records whose bytes are not valid UTF-8, kept in ``raw`` (schema.NOT_UTF8)
+    first_not_utf8: int | None = None  # the first one's line
     bytes_in: int = 0
     first_errors: list[tuple[int, str, str]] = field(default_factory=list)
     eras: Counter[str] = field(default_factory=Counter)
@@ -68,6 +70,7 @@ class IngestReport:
             leading_blank_lines=self.leading_blank_lines,
             extra={
                 "unparsed": self.unparsed,
+                "not_utf8": self.not_utf8,
                 "missing_final_newline": self.missing_final_newline,
                 "eras": dict(self.eras),
             },
@@ -142,6 +145,9 @@ def iter_batches(
             line, msg, text = errors[0]
             raise ParseError(msg, source=report.source, line=line, text=text)
         report.unparsed += parsed.error_count
+        report.not_utf8 += parsed.not_utf8
+        if report.first_not_utf8 is None and parsed.first_not_utf8 is not None:
+            report.first_not_utf8 = base + parsed.first_not_utf8
         room = SHOWN_ERRORS - len(report.first_errors)
         report.first_errors += errors[: max(room, 0)]
         report.eras += parsed.eras
@@ -266,6 +272,13 @@ def run_convert(dump: str, out: str | os.PathLike[str] | None, *, strict: bool =
 
 
 def print_errors(report: IngestReport) -> None:
+    if report.not_utf8:
+        print(
+            f"{report.source}: {report.not_utf8} of {report.records} records are not valid UTF-8; "
+            "`raw` keeps their bytes, and their text columns show U+FFFD for the bad ones",
+            file=sys.stderr,
+        )
+        print(f"  {report.source}:{report.first_not_utf8}: the first of them", file=sys.stderr)
     if report.unparsed:
         print(
             f"{report.source}: {report.unparsed} of {report.records} records did not parse; "

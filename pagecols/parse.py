@@ -43,7 +43,6 @@ Bools = npt.NDArray[np.bool_]
 (
     _OK,
     _LEGACY,
-    _UTF8,
     _NO_HEADER,
     _OTHER_LINE,
     _ORDER,
@@ -52,9 +51,8 @@ Bools = npt.NDArray[np.bool_]
     _BAD_PFN,
     _BAD_TRAILER,
     _RANGE,
-) = range(11)
+) = range(10)
 _MESSAGES = {
-    _UTF8: NOT_UTF8,
     _NO_HEADER: "record does not start with a 'Page allocated via order' header",
     _OTHER_LINE: "unrecognised line in record",
     _ORDER: "lines out of order in record",
@@ -133,6 +131,8 @@ class ParsedChunk:
     error_count: int
     first_errors: list[tuple[int, str, str]]  # (line, message, offending line)
     eras: Counter[str]
+    not_utf8: int = 0  # records whose bytes are not valid UTF-8 (schema.NOT_UTF8), parsed or not
+    first_not_utf8: int | None = None  # the first one's line
 
 
 def _spread(values: pa.Array, where: I64, n: int) -> pa.Array:
@@ -489,28 +489,45 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
     cols["blank_after"] = pa.array(np.bincount(lay.rec_of_line[in_record], minlength=lay.records).astype(np.uint32))
 
     lines = lay.lines
-    # Records read as page_owner records, the ones below that are not UTF-8 included.
-    known = (verdicts.reason == _OK) | (verdicts.reason == _LEGACY)
-    latin1 = _not_utf8(original, data, lay) if original is not None else {}
-    verdicts.reason[list(latin1)] = _UTF8
     reason = verdicts.reason
-    need_raw = np.flatnonzero(reason != _OK)
+    # Records read as page_owner records, whatever their bytes.
+    known = (reason == _OK) | (reason == _LEGACY)
+    latin1 = _not_utf8(original, data, lay) if original is not None else {}
+    is_latin1 = np.zeros(lay.records, dtype=np.bool_)
+    is_latin1[list(latin1)] = True
+    need_raw = np.flatnonzero((reason != _OK) | is_latin1)
     raw = _views(data, lines.buf, lines.starts[lay.first[need_raw]], lines.ends[lay.last[need_raw]]).cast(pa.string())
     if latin1:
-        at = reason[need_raw] == _UTF8
-        raw = pc.replace_with_mask(raw, pa.array(at), pa.array([latin1[r] for r in need_raw[at]], type=pa.string()))
+        bad = is_latin1[need_raw]
+        raw = pc.replace_with_mask(raw, pa.array(bad), pa.array([latin1[r] for r in need_raw[bad]], type=pa.string()))
     cols["raw"] = _spread(raw, need_raw, lay.records)
-    errors = need_raw[reason[need_raw] != _LEGACY]
-    messages = [_MESSAGES[int(code)] for code in reason[errors]]
-    cols["parse_error"] = _spread(pa.array(messages, type=pa.string()), errors, lay.records)
+    marked = need_raw[(reason[need_raw] != _LEGACY) | is_latin1[need_raw]]
+    cols["parse_error"] = _spread(
+        pa.array(_error_texts(reason[marked], is_latin1[marked]), type=pa.string()), marked, lay.records
+    )
+    errors = np.flatnonzero(~known)
     first_errors = [
         (int(verdicts.line[r]) + 1, _MESSAGES[int(reason[r])], lines.text(int(verdicts.line[r]))) for r in errors[:10]
     ]
+    first_latin1 = int(lay.first[min(latin1)]) + 1 if latin1 else None
 
     schema = write_schema()
     batch = pa.RecordBatch.from_arrays([cols[f.name].cast(f.type) for f in schema], schema=schema)
     eras = _eras(cols, known)
-    return ParsedChunk(batch, leading, n_lines, len(errors), first_errors, eras)
+    return ParsedChunk(batch, leading, n_lines, len(errors), first_errors, eras, len(latin1), first_latin1)
+
+
+def _error_texts(reasons: npt.NDArray[np.int8], latin1: Bools) -> list[str]:
+    """Each marked record's ``parse_error``: why it did not parse, then NOT_UTF8 if its bytes are not UTF-8."""
+    texts = []
+    for code, bad_bytes in zip(reasons.tolist(), latin1.tolist(), strict=True):
+        why = _MESSAGES.get(code)  # none for a record that parsed (as of its era or not)
+        if not bad_bytes:
+            assert why is not None
+            texts.append(why)
+        else:
+            texts.append(NOT_UTF8 if why is None else f"{why}; {NOT_UTF8}")
+    return texts
 
 
 def _not_utf8(original: bytes, data: bytes | bytearray, lay: _Layout) -> dict[int, str]:

@@ -23,9 +23,10 @@ if TYPE_CHECKING:
     WRITE_SCHEMA: pa.Schema
 
 #: 2: a record that is not valid UTF-8 keeps its bytes in ``raw`` as Latin-1 (NOT_UTF8); in
-#: version 1 they were replaced by U+FFFD.  An older pagecols refuses a newer file rather than
-#: print such a ``raw`` as UTF-8.
-SCHEMA_VERSION = 2
+#: version 1 they were replaced by U+FFFD.  3: such a record that also did not parse says why
+#: before NOT_UTF8.  An older pagecols refuses a newer file rather than print such a ``raw``
+#: as UTF-8.
+SCHEMA_VERSION = 3
 METADATA_KEY = b"pagecols"
 
 # Allocator labels, in the order page_owner_sort prints them (B.4); a record
@@ -64,11 +65,13 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "memcg_offline": ("bool_", "the memcg was 'offline '; null when not charged"),
     "blank_after": ("uint32", "blank lines after the record (1 normally, 0 on an unterminated last record)"),
     "raw": ("string", "the record's exact text when the columns cannot render it; else null (see NOT_UTF8)"),
-    "parse_error": ("string", "why the record did not parse; null when it did"),
+    "parse_error": ("string", "why the record did not parse, then NOT_UTF8 if it is not UTF-8; else null"),
 }
 
 
-#: The ``parse_error`` of a record whose bytes are not valid UTF-8.  Arrow strings must be
+#: The ``parse_error`` of a record whose bytes are not valid UTF-8, and the end of it when the
+#: record did not parse either (``"<why>; <NOT_UTF8>"``); a record that is only not UTF-8 did
+#: parse, and its columns hold its text with U+FFFD for the bad bytes.  Arrow strings must be
 #: UTF-8, so such a record's ``raw`` holds its bytes decoded as Latin-1, one character per
 #: byte: ``raw.encode("latin-1")`` gives them back exactly (``cat`` and ``sort`` do so).  The
 #: text itself marks those rows, so changing it changes the schema (SCHEMA_VERSION).

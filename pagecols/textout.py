@@ -148,7 +148,7 @@ def _dump_text() -> pl.Expr:
 
 def latin1_rows() -> pl.Expr:
     """Whether a row's ``raw`` holds its bytes as Latin-1 (schema.NOT_UTF8); never null."""
-    return (pl.col("parse_error") == NOT_UTF8).fill_null(False)
+    return pl.col("parse_error").str.ends_with(NOT_UTF8).fill_null(False)
 
 
 def iter_text(lf: pl.LazyFrame, *, batch_rows: int = 200_000) -> Iterator[bytes]:

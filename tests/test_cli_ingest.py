@@ -61,6 +61,7 @@ def test_info_table_is_aligned(dump: Path) -> None:
         "span_s",
         "distinct_stacks",
         "unparsed",
+        "not_utf8",
     ]
     assert len({line.index(line.split()[1]) for line in lines}) == 1, "values start in one column"
     assert "records          400" in result.stdout
@@ -105,6 +106,38 @@ def test_unparsed_records_are_counted_on_stderr(tmp_path: Path, dump: Path) -> N
     assert lines[2].startswith(f"  {src}:{total_lines + 3}: malformed header line")
     facts = json.loads(runner.invoke(app, ["info", "--json", str(out)]).stdout)
     assert (facts["records"], facts["unparsed"]) == (402, 2)
+
+
+def test_records_that_are_not_utf8_are_counted_apart(tmp_path: Path, dump: Path) -> None:
+    """A task name is bytes: a record whose bytes are not UTF-8 but that parses is counted as
+    such, not as unparsed, and ``--strict`` takes it; one that does not parse either counts
+    as both.  ``cat`` gives every byte back."""
+    text = dump.read_bytes()
+    first = text.index(b"\n\n") + 2  # the second record
+    odd = text[:first] + text[first:].replace(b")", b"\xe9)", 1)  # in its task name
+    bad = b"Page allocated via order x \xff\n"
+    src = tmp_path / "odd.txt"
+    src.write_bytes(odd + bad)
+    out = tmp_path / "odd.parquet"
+    odd_line, bad_line = text[:first].count(b"\n") + 1, text.count(b"\n") + 1
+    result = runner.invoke(app, ["convert", str(src), "-o", str(out)])
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        f"{src}: 2 of 401 records are not valid UTF-8; `raw` keeps their bytes, "
+        "and their text columns show U+FFFD for the bad ones",
+        f"  {src}:{odd_line}: the first of them",
+        f"{src}: 1 of 401 records did not parse; they are kept with their raw text and a parse_error",
+        f"  {src}:{bad_line}: malformed header line: 'Page allocated via order x \ufffd'",
+    ]
+    facts = json.loads(runner.invoke(app, ["info", "--json", str(out)]).stdout)
+    assert (facts["records"], facts["unparsed"], facts["not_utf8"]) == (401, 1, 2)
+    cat = subprocess.run([sys.executable, "-m", "pagecols", "cat", str(out)], capture_output=True, check=True)
+    assert cat.stdout == odd + bad
+    # Without the record that does not parse, --strict has nothing to stop at.
+    src.write_bytes(odd)
+    strict = runner.invoke(app, ["convert", "--strict", str(src), "-o", str(out)])
+    assert strict.exit_code == 0, strict.stderr
+    assert "1 of 400 records are not valid UTF-8" in strict.stderr
 
 
 def test_strict_fails_with_place_and_leaves_no_file(tmp_path: Path, dump: Path) -> None:

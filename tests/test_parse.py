@@ -96,6 +96,12 @@ def test_a_record_that_is_not_utf8_keeps_its_bytes(tmp_path: Path) -> None:
     assert cat_bytes(tmp_path / "dump.txt") == text
     pagecols.convert(tmp_path / "dump.txt", tmp_path / "dump.parquet")
     assert cat_bytes(tmp_path / "dump.parquet") == text
+    # One that does not parse either says why, then that it is not UTF-8.
+    bad = b"Page allocated via order x \xff\n"
+    df = parse_text(tmp_path, text + b"\n" + bad)
+    assert df["parse_error"][-1] == f"malformed header line; {NOT_UTF8}"
+    assert df["raw"][-1].encode("latin-1") == bad.rstrip(b"\n")
+    assert cat_bytes(tmp_path / "dump.txt") == text + b"\n" + bad
     # Alone, such a record is still a page_owner record, not an input to refuse.
     (tmp_path / "alone.txt").write_bytes(odd)
     assert pagecols.info(tmp_path / "alone.txt")["format"] == "5.18"
