@@ -36,12 +36,20 @@ ERAS = ["5.18", "6.5", "6.7", "5.12", "5.11", "4.6", "mm-2026", "3.19"]
 # Task names beyond ASCII, as str; a lone surrogate stands for a byte that is not UTF-8
 # (surrogateescape), as Python spells such bytes in argv.  "\ufffd" is a valid character.
 ODD_COMMS = ["caf\u00e9", "ab\udce9c", "\udcff", "x\udcc3", "\ufffd", "\U0001f600", "\udce9\u00e9", "\u00e9"]
+# Blocks that do not parse, some not UTF-8 either: page_owner_sort reads them with its
+# regexes all the same (B.3), and so must a sort from the text or from its Parquet file.
+ODD_BLOCKS = [
+    "Page allocated via order 1, mask 0x\udcff(GFP_KERNEL), pid 3, tgid 3 (a\udce9), ts 9 ns\n f+0x1/0x2\n",
+    "Page allocated via order 0, mask 0xcc0(GFP_KERNEL), pid 4, tgid 4 (b), ts 7 ns\nodd \udcfe line\n g+0x1/0x2\n",
+    "garbage \udce9 pid 5, tgid 6 (c\u00e9), ts 8 ns, free_ts 2 ns\n",
+]
 
 
 @st.composite
 def dumps(draw: st.DrawFn, *, odd_comms: bool = False) -> tuple[bytes, list[int], list[int], list[str]]:
     """A dump and the pids, tgids and names its records have.  ``odd_comms``: some task
-    names are not ASCII, and some not even UTF-8 (``ODD_COMMS``)."""
+    names are not ASCII, and some not even UTF-8 (``ODD_COMMS``), and a block may not parse
+    (``ODD_BLOCKS``)."""
     era = draw(st.sampled_from(["5.18", "6.5", "6.7", "mm-2026"] if odd_comms else ERAS))
     seed = draw(st.integers(0, 2**16))
     n = draw(st.integers(1, 30))
@@ -56,6 +64,8 @@ def dumps(draw: st.DrawFn, *, odd_comms: bool = False) -> tuple[bytes, list[int]
         copies = draw(st.sampled_from([1, 1, 1, 2, 3]))
         for _ in range(copies):
             out.append(text + "\n" * draw(st.sampled_from([1, 1, 1, 1, 2, 3])))
+    if odd_comms and draw(st.booleans()):
+        out.insert(draw(st.integers(1, len(out))), draw(st.sampled_from(ODD_BLOCKS)) + "\n")
     body = "".join(out)
     if draw(st.booleans()):
         body = body.rstrip("\n") + "\n"  # the last record without its blank line
