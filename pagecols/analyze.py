@@ -27,6 +27,7 @@ import polars.exceptions as plx
 from pagecols import formats
 from pagecols import stacks as stk
 from pagecols.errors import InputError, UsageError
+from pagecols.source import is_regular_file
 
 Source = str | os.PathLike[str] | pl.LazyFrame | pl.DataFrame
 Keys = str | Sequence[str]
@@ -166,6 +167,9 @@ def load(source: Source | Table) -> Table:
         return Table(_scan_dump(path), "records", "stdin")
     if not os.path.exists(path):
         raise InputError(f"`{path}` does not exist")
+    if not is_regular_file(path):
+        # A pipe can be read only once: like stdin, it is read as a dump, not sniffed first.
+        return Table(_scan_dump(path), "records", name)
     content = stk.sniff(path)
     if content == "stacks":
         return Table(stk.read_stacks(path).lazy(), "stacks", name)

@@ -139,14 +139,15 @@ def top(
     out: OutOption = None,
 ) -> None:
     """The groups holding the most pages: allocations, pages, MiB and % of all pages."""
-    from pagecols import analyze, render
+    from pagecols import analyze, frames, render
 
     keys = by or ["stack"]
     try:
-        groups = analyze.top(src, by=keys, n=None)
-        shown = groups.height if limit == 0 else min(limit, groups.height)
-        footer = render.top_footer(analyze.summary(groups), shown)
-        render.emit(groups, fmt=fmt, path=out, limit=limit, title=f"top by {', '.join(keys)}: {src}", footer=footer)
+        with frames.reading(src):
+            groups = analyze.top(src, by=keys, n=None)
+            shown = groups.height if limit == 0 else min(limit, groups.height)
+            footer = render.top_footer(analyze.summary(groups), shown)
+            render.emit(groups, fmt=fmt, path=out, limit=limit, title=f"top by {', '.join(keys)}: {src}", footer=footer)
     except PagecolsError as e:
         fail(e)
 
@@ -166,15 +167,16 @@ def diff(
     out: OutOption = None,
 ) -> None:
     """The same groups in two dumps: change in pages and MiB, largest growth first."""
-    from pagecols import analyze, render
+    from pagecols import analyze, frames, render
 
     keys = by or ["stack"]
     try:
-        groups = analyze.diff(old, new, by=keys)
-        footer = render.diff_footer(analyze.diff_totals(groups).row(0, named=True))
-        title = f"diff by {', '.join(keys)}: {old} -> {new}"
-        render.emit(analyze.changed(groups, min_mib), fmt=fmt, path=out, limit=limit, title=title, footer=footer)
-        grown = analyze.grew_above(groups, fail_above) if fail_above is not None else None
+        with frames.reading(old, new):
+            groups = analyze.diff(old, new, by=keys)
+            footer = render.diff_footer(analyze.diff_totals(groups).row(0, named=True))
+            title = f"diff by {', '.join(keys)}: {old} -> {new}"
+            render.emit(analyze.changed(groups, min_mib), fmt=fmt, path=out, limit=limit, title=title, footer=footer)
+            grown = analyze.grew_above(groups, fail_above) if fail_above is not None else None
     except PagecolsError as e:
         fail(e)
     if grown is not None and grown.height:
@@ -191,10 +193,11 @@ def folded(
     out: OutOption = None,
 ) -> None:
     """Folded stacks (`outermost;...;innermost N`) for flamegraph.pl or speedscope."""
-    from pagecols import analyze, render
+    from pagecols import analyze, frames, render
 
     try:
-        render.emit_folded(analyze.folded(src, weight=weight), out)  # type: ignore[arg-type]
+        with frames.reading(src):
+            render.emit_folded(analyze.folded(src, weight=weight), out)  # type: ignore[arg-type]
     except PagecolsError as e:
         fail(e)
 
@@ -212,7 +215,7 @@ def frag(
     out: OutOption = None,
 ) -> None:
     """Pageblock fragmentation: mixed blocks per migratetype, and the stacks that mixed them."""
-    from pagecols import analyze, render
+    from pagecols import analyze, frames, render
 
     reports = {
         "summary": ("mixed pageblocks by pageblock migratetype", analyze.frag),
@@ -223,12 +226,13 @@ def frag(
         fail(UsageError(f"unknown part `{part}`; parts: {', '.join(reports)}"))
     parts = [part] if part else (["summary", "stacks"] if fmt == "table" and out is None else ["summary"])
     try:
-        for i, name in enumerate(parts):
-            title, report = reports[name]
-            if len(parts) > 1:
-                render.heading(title, first=i == 0)
-            table = report(src) if name != "stacks" else analyze.frag_stacks(src, n=None)
-            render.emit(table, fmt=fmt, path=out, limit=0 if name == "summary" else limit, title=f"{title}: {src}")
+        with frames.reading(src):
+            for i, name in enumerate(parts):
+                title, report = reports[name]
+                if len(parts) > 1:
+                    render.heading(title, first=i == 0)
+                table = report(src) if name != "stacks" else analyze.frag_stacks(src, n=None)
+                render.emit(table, fmt=fmt, path=out, limit=0 if name == "summary" else limit, title=f"{title}: {src}")
     except PagecolsError as e:
         fail(e)
 
@@ -242,10 +246,11 @@ def query(
     out: OutOption = None,
 ) -> None:
     """Polars SQL over a dump: the tables `pages` and `stacks`."""
-    from pagecols import analyze, render
+    from pagecols import analyze, frames, render
 
     try:
-        render.emit(analyze.query(src, sql), fmt=fmt, path=out, title=sql)
+        with frames.reading(src):
+            render.emit(analyze.query(src, sql), fmt=fmt, path=out, title=sql)
     except PagecolsError as e:
         fail(e)
 
@@ -266,10 +271,11 @@ def plot_timeline(
     title: TitleOption = None,
 ) -> None:
     """Memory still allocated, by allocation time, stacked by the top comms (or --split)."""
-    from pagecols import plot
+    from pagecols import frames, plot
 
     try:
-        plot.timeline(src, out, split=split, groups=groups, title=title)
+        with frames.reading(src):
+            plot.timeline(src, out, split=split, groups=groups, title=title)
     except PagecolsError as e:
         fail(e)
 
@@ -284,9 +290,10 @@ def plot_top(
     title: TitleOption = None,
 ) -> None:
     """Horizontal bars of the groups holding the most MiB (by `where` unless --by)."""
-    from pagecols import plot
+    from pagecols import frames, plot
 
     try:
-        plot.top(src, out, by=by or ["where"], n=limit, title=title)
+        with frames.reading(src):
+            plot.top(src, out, by=by or ["where"], n=limit, title=title)
     except PagecolsError as e:
         fail(e)

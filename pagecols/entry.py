@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -89,10 +90,21 @@ def _run(command: Callable[[], int]) -> None:
         code = command()
     except KeyboardInterrupt:
         code = 130
+    except OSError as err:
+        from pagecols.errors import complain_os
+
+        code = complain_os(err)
     exit_now(code)
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    # SIGTERM (`kill`, `timeout`) ends a command as Ctrl-C does, through its clean-ups: an
+    # output file's temporary is removed on the way out.  Exit code 143, as a shell reports it.
+    signal.signal(signal.SIGTERM, _terminated)
     argv = sys.argv[1:]
     if argv:
         tune_allocators(ALLOCATORS.get(argv[0], {}))
@@ -110,4 +122,9 @@ def main() -> None:
         return
     from pagecols.cli import app
 
-    app()
+    try:
+        app()
+    except OSError as err:
+        from pagecols.errors import complain_os
+
+        sys.exit(complain_os(err))

@@ -44,3 +44,14 @@ def complain(err: PagecolsError, stream: TextIO | None = None) -> int:
     """Print ``err`` as the CLI's one error line; return its exit code (2 for usage, else 1)."""
     print(f"Error: {err}", file=sys.stderr if stream is None else stream)
     return 2 if isinstance(err, UsageError) else 1
+
+
+def complain_os(err: OSError, stream: TextIO | None = None) -> int:
+    """An operating system error (disk full, permission denied ...) as one error line; return 1.
+
+    The last resort of the console script, for the I/O errors no command turned into a
+    :class:`PagecolsError` on the way.
+    """
+    what = f"{err.filename}: " if err.filename is not None else ""
+    print(f"Error: {what}{err.strerror or err}", file=sys.stderr if stream is None else stream)
+    return 1

@@ -6,7 +6,9 @@ parsed into memory first (convert it once to skip that next time).
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import polars as pl
 
 from pagecols.errors import InputError
 from pagecols.schema import COLUMNS, METADATA_KEY, NOT_UTF8, SCHEMA_VERSION, DumpMeta
+from pagecols.source import is_regular_file
 from pagecols.textout import latin1_rows
 
 #: Assumed page size for MiB figures: page_owner dumps do not say it, and 4 KiB is what x86-64 and most arm64 use.
@@ -23,13 +26,38 @@ PARQUET_MAGIC = b"PAR1"
 
 
 def is_parquet(source: str | os.PathLike[str]) -> bool:
-    if str(source) == "-":
+    """Whether ``source`` is a Parquet file.  Only a regular file is looked into: a pipe is read as a text dump."""
+    if not is_regular_file(source):
         return False
     try:
         with open(source, "rb") as f:
             return f.read(4) == PARQUET_MAGIC
     except OSError as e:
         raise InputError(f"cannot open {source}: {e.strerror}") from e
+
+
+@contextlib.contextmanager
+def reading(*sources: str | os.PathLike[str]) -> Iterator[None]:
+    """An error of polars' Parquet reader as an :class:`InputError` naming the Parquet file(s) among ``sources``.
+
+    Such an error means a file cut short or damaged after ``convert`` wrote it; it comes
+    when the data is read, wherever a lazy query collects it.
+    """
+    try:
+        yield
+    except pl.exceptions.ComputeError as err:
+        text = str(err).split("\n", 1)[0]
+        if not text.startswith("parquet:"):
+            raise
+        names = " or ".join(f"`{s}`" for s in sources if _quietly_parquet(s))
+        raise InputError(f"cannot read {names or 'the input'} as Parquet: {text}") from err
+
+
+def _quietly_parquet(source: str | os.PathLike[str]) -> bool:
+    try:
+        return is_parquet(source)
+    except InputError:
+        return False
 
 
 def dump_meta(source: str | os.PathLike[str]) -> DumpMeta:
@@ -101,6 +129,11 @@ def info(source: str | os.PathLike[str]) -> dict[str, Any]:
 
     On a converted file this reads four small columns and no text, and needs no pyarrow.
     """
+    with reading(source):
+        return _info(source)
+
+
+def _info(source: str | os.PathLike[str]) -> dict[str, Any]:
     lf, meta = open_dump(source)
     row = (
         lf.select(

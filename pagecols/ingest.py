@@ -12,18 +12,19 @@ import contextlib
 import ctypes
 import os
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pagecols.errors import InputError, PagecolsError, ParseError, complain
+from pagecols.outfile import replacing
 from pagecols.parse import ParsedChunk, StackCache, parse_chunk
 from pagecols.schema import (
     COMPRESSION,
@@ -208,6 +209,17 @@ def _write_row_group(writer: pq.ParquetWriter, batches: list[pa.RecordBatch]) ->
         writer.write_table(table, row_group_size=table.num_rows)
 
 
+@contextlib.contextmanager
+def _parquet_sink(dest: Path) -> Iterator[Path | BinaryIO]:
+    """``dest`` for the Parquet writer: the path of a file, or a Python file on a FIFO or a
+    device, in which Arrow's own file would try to seek."""
+    if dest.is_file():
+        yield dest
+        return
+    with open(dest, "wb") as fh:
+        yield fh
+
+
 def convert(
     source: str | os.PathLike[str],
     out: str | os.PathLike[str] | None = None,
@@ -217,23 +229,16 @@ def convert(
 ) -> IngestReport:
     """Parse ``source`` (a path or ``-``) and write it to Parquet at ``out``.
 
-    The file is written under a temporary name beside ``out`` and renamed when
-    complete, so an interrupted or failed convert leaves no partial output.
+    ``out`` is written as :func:`pagecols.outfile.replacing` says: an interrupted or
+    failed convert leaves no partial output.
     """
     target = Path(out) if out is not None else default_output(source)
     report = IngestReport(describe(source))
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    except OSError as err:
-        raise InputError(f"cannot write output `{target}`: {err.strerror}") from err
-    os.close(fd)
-    tmp = Path(tmp_name)
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o666 & ~umask)  # mkstemp makes 0600; the output should look like any other file
-    try:
-        with pq.ParquetWriter(
-            tmp,
+    with (
+        replacing(target) as dest,
+        _parquet_sink(dest) as sink,
+        pq.ParquetWriter(
+            sink,
             write_schema(),
             store_schema=False,
             compression=COMPRESSION,
@@ -241,18 +246,16 @@ def convert(
             dictionary_pagesize_limit=64 << 20,
             write_statistics=list(STATISTICS_COLUMNS),
             column_encoding=dict.fromkeys(DELTA_COLUMNS, "DELTA_BINARY_PACKED"),
-        ) as writer:
-            group: list[pa.RecordBatch] = []
-            for batch in iter_batches(source, report, strict=strict, on_bytes=on_bytes):
-                group.append(batch)
-                if len(group) == CHUNKS_PER_ROW_GROUP:
-                    _write_row_group(writer, group)
-                    group = []
-            _write_row_group(writer, group)
-            writer.add_key_value_metadata({METADATA_KEY: report.meta().to_bytes()})
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+        ) as writer,
+    ):
+        group: list[pa.RecordBatch] = []
+        for batch in iter_batches(source, report, strict=strict, on_bytes=on_bytes):
+            group.append(batch)
+            if len(group) == CHUNKS_PER_ROW_GROUP:
+                _write_row_group(writer, group)
+                group = []
+        _write_row_group(writer, group)
+        writer.add_key_value_metadata({METADATA_KEY: report.meta().to_bytes()})
     return report
 
 

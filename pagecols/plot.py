@@ -16,7 +16,8 @@ import numpy as np
 import polars as pl
 
 from pagecols import analyze
-from pagecols.errors import InputError
+from pagecols.errors import InputError, UsageError
+from pagecols.outfile import replacing
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -32,18 +33,29 @@ def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _save(fig: Figure, out: str | os.PathLike[str] | None) -> None:
+#: Image formats by the output's suffix.
+FORMATS: Final = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+
+
+def _format_of(out: str | os.PathLike[str] | None) -> str | None:
+    """The image format ``out`` asks for by its suffix; checked before any drawing."""
     if out is None:
+        return None
+    suffix = Path(out).suffix.lower()
+    if suffix not in FORMATS:
+        raise UsageError(f"cannot tell the image format of `{out}`: name it .png, .svg or .pdf")
+    return FORMATS[suffix]
+
+
+def _save(fig: Figure, out: str | os.PathLike[str] | None) -> None:
+    fmt = _format_of(out)
+    if out is None or fmt is None:
         return
-    path = Path(out)
-    # Written beside and renamed, so an interrupted plot never leaves half a PNG.
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{path.suffix}")
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"cannot write `{out}`: {err.strerror}") from err
+    with replacing(out) as dest:
+        try:
+            fig.savefig(dest, format=fmt, dpi=110)
+        except OSError as err:
+            raise InputError(f"cannot write `{out}`: {err.strerror}") from err
 
 
 def _shorten(text: str) -> str:
@@ -88,6 +100,7 @@ def top(
     page_size: int = analyze.PAGE_SIZE,
 ) -> Figure:
     """Horizontal bars of the ``n`` groups of ``by`` holding the most memory, in MiB."""
+    _format_of(out)
     table = analyze.load(source)
     keys = analyze.resolve_keys(table, by)
     rows = analyze.top(table, by=keys, n=n, page_size=page_size)
@@ -128,6 +141,7 @@ def timeline(
     The curve at time *t* is the memory, still held when the dump was taken, that was
     allocated before *t*: steps show when the memory that stayed was taken.
     """
+    _format_of(out)
     table = analyze.load(source)
     data = analyze.timeline(table, split=split, groups=groups, bins=bins, page_size=page_size)
     key = analyze.resolve_keys(table, split)[0]

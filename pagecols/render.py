@@ -17,6 +17,7 @@ import polars as pl
 
 from pagecols.analyze import write_folded
 from pagecols.errors import UsageError
+from pagecols.outfile import replacing
 
 Format = Literal["table", "csv", "json", "parquet"]
 FORMATS: Final = ("table", "csv", "json", "parquet")
@@ -125,12 +126,11 @@ def render(
     if fmt == "parquet":
         if path is None:
             raise UsageError("`--format parquet` needs an output file (`-o FILE`)")
-        tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
-        frame.write_parquet(tmp)
-        os.replace(tmp, path)
+        with replacing(path) as dest:
+            frame.write_parquet(dest)
         return
     if path is not None:
-        with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        with replacing(path) as dest, open(dest, "w", encoding="utf-8", newline="\n") as fh:
             render(frame, fmt=fmt, out=fh, title=title, footer=footer, terminal=False)
         return
     stream = sys.stdout if out is None else out
@@ -169,7 +169,7 @@ def emit(
 def emit_folded(frame: pl.DataFrame, path: str | os.PathLike[str] | None = None) -> None:
     """Folded stacks as ``stack weight`` lines to ``path`` or stdout."""
     if path is not None:
-        with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        with replacing(path) as dest, open(dest, "w", encoding="utf-8", newline="\n") as fh:
             write_folded(frame, fh)
         return
     with _quiet_pipe():

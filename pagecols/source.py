@@ -12,6 +12,7 @@ import gzip
 import io
 import lzma
 import os
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
@@ -43,6 +44,20 @@ class Chunk:
     data: bytearray
     is_first: bool
     is_last: bool
+
+
+def is_regular_file(source: str | os.PathLike[str]) -> bool:
+    """Whether ``source`` names a regular file, which can be opened and read more than once.
+
+    A pipe, a FIFO or a device (``<(zcat dump.gz)``, ``/dev/stdin``) is read once, as it
+    comes: nothing may look into it first, or what it looked at would be gone.
+    """
+    if str(source) == "-":
+        return False
+    try:
+        return stat.S_ISREG(os.stat(source).st_mode)
+    except OSError:
+        return False  # opening it will say why
 
 
 def describe(source: str | os.PathLike[str]) -> str:

@@ -196,9 +196,15 @@ def _concatenated(arr: pa.Array | pa.ChunkedArray) -> bytes:
 
 def cat(source: str | os.PathLike[str], out: BinaryIO | None = None) -> int:
     """Write the dump text of ``source`` (Parquet or text) to ``out``; returns bytes written."""
+    from pagecols.frames import reading
+
+    with reading(source):
+        return _cat(source, out if out is not None else sys.stdout.buffer)
+
+
+def _cat(source: str | os.PathLike[str], stream: BinaryIO) -> int:
     from pagecols.frames import open_dump
 
-    stream = out if out is not None else sys.stdout.buffer
     table, meta = open_dump(source)
     written = 0
     lead = b"\n" * meta.leading_blank_lines

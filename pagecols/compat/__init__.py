@@ -20,10 +20,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import BinaryIO, TextIO
 
 import polars as pl
@@ -41,6 +39,7 @@ from pagecols.compat.query import (
 )
 from pagecols.compat.render import render
 from pagecols.errors import InputError, PagecolsError, UsageError, complain
+from pagecols.outfile import replacing
 
 __all__ = ["Plan", "SortResult", "parse_args", "run_sort", "sort"]
 
@@ -129,8 +128,9 @@ def _load(src: Source, needs: Needs) -> _Loaded:
     if frames.is_parquet(path):
         # What frames.scan() does for Parquet, without loading the `.pagecols` namespace
         # (and the analyze module) a sort never uses.
-        leading = frames.dump_meta(path).leading_blank_lines  # also checks pagecols wrote the file
-        return _from_frame(pl.scan_parquet(path), needs, leading)
+        with frames.reading(path):
+            leading = frames.dump_meta(path).leading_blank_lines  # also checks pagecols wrote the file
+            return _from_frame(pl.scan_parquet(path), needs, leading)
     # A text dump is parsed batch by batch, each boiled down at once to the few compat
     # columns, so memory follows the records' size, not the text's.
     from pagecols import ingest
@@ -228,7 +228,7 @@ def _is_real_fd(stream: TextIO) -> bool:
 
 @contextlib.contextmanager
 def _atomic(out: Sink) -> Iterator[BinaryIO]:
-    """A binary sink; a path is written to a temporary file beside it and renamed at the end."""
+    """A binary sink for ``out``: a path is written as :func:`pagecols.outfile.replacing` says; ``-`` is stdout."""
     if not isinstance(out, (str, os.PathLike)):
         yield out
         return
@@ -242,38 +242,14 @@ def _atomic(out: Sink) -> Iterator[BinaryIO]:
             yield sys.stdout.buffer
             sys.stdout.buffer.flush()
         return
-    # Write through a symlink to its target, as fopen() would.
-    target = Path(os.path.realpath(path))
-    if target.exists() and not target.is_file():
-        # A device or a FIFO (/dev/null, a pipe): it cannot be replaced, only written to.
+    with replacing(path) as dest:
         try:
-            fh = open(target, "wb", buffering=0)  # noqa: SIM115  (closed below)
+            # Unbuffered: the stanzas come in large blocks already.
+            fh = open(dest, "wb", buffering=0)  # noqa: SIM115  (closed below)
         except OSError as err:
             raise InputError(f"cannot write output `{path}`: {err.strerror}") from err
         with fh:
             yield fh
-        return
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as err:
-        raise InputError(f"cannot write output `{path}`: {err.strerror}") from err
-    try:
-        # Unbuffered: the stanzas come in large blocks already.
-        with os.fdopen(fd, "wb", buffering=0) as fh:
-            yield fh
-        # mkstemp makes the file private; give it the mode a plain open() would.
-        os.chmod(tmp, target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def sort(
