@@ -98,12 +98,20 @@ def _run(command: Callable[[], int]) -> None:
 
 
 def _terminated(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
+    """Remove the output's temporary, then die of the signal, at once.
+
+    Not through an exception and the clean-ups it would run: those wait for the writer
+    thread, which may be blocked for good on a pipe nobody reads.
+    """
+    outfile = sys.modules.get("pagecols.outfile")
+    if outfile is not None:
+        outfile.remove_pending()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def main() -> None:
-    # SIGTERM (`kill`, `timeout`) ends a command as Ctrl-C does, through its clean-ups: an
-    # output file's temporary is removed on the way out.  Exit code 143, as a shell reports it.
+    # SIGTERM (`kill`, `timeout`) ends a command at once, and no temporary output file is left.
     signal.signal(signal.SIGTERM, _terminated)
     argv = sys.argv[1:]
     if argv:

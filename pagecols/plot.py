@@ -8,6 +8,7 @@ the ``Figure`` and writes it to ``out`` (PNG, SVG or PDF by suffix) when given.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -51,11 +52,14 @@ def _save(fig: Figure, out: str | os.PathLike[str] | None) -> None:
     fmt = _format_of(out)
     if out is None or fmt is None:
         return
+    # Drawn in memory, then written: PNG and PDF writers seek, which a FIFO cannot.
+    image = io.BytesIO()
+    fig.savefig(image, format=fmt, dpi=110)
     with replacing(out) as dest:
         try:
-            fig.savefig(dest, format=fmt, dpi=110)
+            dest.write_bytes(image.getvalue())
         except OSError as err:
-            raise InputError(f"cannot write `{out}`: {err.strerror}") from err
+            raise InputError(f"cannot write `{out}`: {err.strerror or err}") from err
 
 
 def _shorten(text: str) -> str:

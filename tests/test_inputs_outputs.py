@@ -176,26 +176,92 @@ def test_a_damaged_parquet_file_is_one_error_line(
     assert list(tmp_path.iterdir()) == [bad]
 
 
+def _open_for_writing(fifo: Path, deadline: float) -> int:
+    """The write end of ``fifo`` once a reader has opened it; never blocks past ``deadline``."""
+    while True:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: no reader yet
+            assert time.monotonic() < deadline, "the command never opened its input"
+            time.sleep(0.02)
+            continue
+        os.set_blocking(fd, True)
+        return fd
+
+
 def test_sigterm_removes_the_temporary_output(tmp_path: Path, dump: Path) -> None:
-    """``kill`` and ``timeout`` send SIGTERM: it ends a command as Ctrl-C does, through the
-    clean-up that removes the output's temporary file; the exit code is 143."""
+    """``kill`` and ``timeout`` send SIGTERM: the command dies of it, and its output's
+    temporary file goes with it."""
     fifo = tmp_path / "in.fifo"
     os.mkfifo(fifo)
     out = tmp_path / "out.parquet"
-    with (
-        subprocess.Popen([*PAGECOLS, "convert", str(fifo), "-o", str(out)], stderr=subprocess.PIPE) as proc,
-        open(fifo, "wb") as feed,
-    ):
-        feed.write(dump.read_bytes()[:100_000])  # and the FIFO stays open: convert waits for more
-        feed.flush()
-        deadline = time.monotonic() + 60
-        while not [p for p in tmp_path.iterdir() if p.name.startswith(".out.parquet.")]:
-            assert time.monotonic() < deadline, "convert never started its output"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
-    assert (proc.returncode, stderr) == (128 + signal.SIGTERM, b"")
+    deadline = time.monotonic() + 60
+    with subprocess.Popen([*PAGECOLS, "convert", str(fifo), "-o", str(out)], stderr=subprocess.PIPE) as proc:
+        feed = _open_for_writing(fifo, deadline)
+        try:
+            os.write(feed, dump.read_bytes()[:60_000])  # and the FIFO stays open: convert waits for more
+            while not [p for p in tmp_path.iterdir() if p.name.startswith(".out.parquet.")]:
+                assert time.monotonic() < deadline, "convert never started its output"
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            os.close(feed)
+    assert (proc.returncode, stderr) == (-signal.SIGTERM, b"")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fifo"]
+
+
+def test_sigterm_ends_a_sort_blocked_on_a_pipe(dump: Path) -> None:
+    """Its writer thread blocked on a pipe nobody reads, a sort still dies of SIGTERM at once."""
+    with subprocess.Popen([*PAGECOLS, "sort", str(dump), "-"], stdout=subprocess.PIPE) as proc:
+        time.sleep(3)  # the ~2 MB of output fill the pipe long before
+        assert proc.poll() is None, "the sort cannot end before its output is read"
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=20)
+        finally:
+            proc.kill()
+    assert code == -signal.SIGTERM
+
+
+def test_dev_stdout_is_written_in_place(dump: Path) -> None:
+    """``-o /dev/stdout`` on a pipe: written to, not resolved to a name (``pipe:[…]``) that does not exist."""
+    want = run("top", str(dump))
+    got = run("top", str(dump), "-o", "/dev/stdout")
+    assert (got.returncode, got.stderr) == (0, b"")
+    assert got.stdout == want.stdout
+
+
+def test_a_plot_can_go_into_a_fifo(tmp_path: Path, dump: Path) -> None:
+    fifo = tmp_path / "picture.png"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    proc = run("plot", "top", str(dump), "-o", str(fifo))
+    reader.join(timeout=30)
+    assert (proc.returncode, proc.stderr) == (0, b"")
+    assert received[0].startswith(b"\x89PNG")
+
+
+def test_a_symlink_loop_is_one_error_line(tmp_path: Path, dump: Path) -> None:
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    proc = run("top", str(dump), "-o", str(tmp_path / "a"))
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == f"Error: cannot write output `{tmp_path / 'a'}`: Too many levels of symbolic links\n"
+    assert (tmp_path / "a").is_symlink()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write any file")
+def test_a_read_only_output_is_refused_not_replaced(tmp_path: Path, dump: Path) -> None:
+    out = tmp_path / "kept.txt"
+    out.write_bytes(b"old")
+    out.chmod(0o444)
+    proc = run("top", str(dump), "-o", str(out))
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == f"Error: cannot write output `{out}`: Permission denied\n"
+    assert out.read_bytes() == b"old"
 
 
 @pytest.mark.skipif(not Path("/dev/full").is_char_device(), reason="needs /dev/full")
