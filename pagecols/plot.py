@@ -49,9 +49,9 @@ def _format_of(out: str | os.PathLike[str] | None) -> str | None:
 
 
 def _save(fig: Figure, out: str | os.PathLike[str] | None) -> None:
-    fmt = _format_of(out)
-    if out is None or fmt is None:
+    if out is None:
         return
+    fmt = _format_of(out)
     # Drawn in memory, then written: PNG and PDF writers seek, which a FIFO cannot.
     image = io.BytesIO()
     fig.savefig(image, format=fmt, dpi=110)
