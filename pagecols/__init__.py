@@ -72,4 +72,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'pagecols' has no attribute {name!r}")
     import importlib
 
+    # The `.pagecols` namespace on polars frames comes with the public API; it is registered
+    # here, at the top, because it sits above the reports and frames.scan sits below them.
+    from pagecols import polars_ext  # noqa: F401
+
     return getattr(importlib.import_module(module), name)

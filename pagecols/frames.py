@@ -14,10 +14,11 @@ from typing import Any
 
 import polars as pl
 
+from pagecols.derive import decode_records
 from pagecols.errors import InputError
 from pagecols.schema import COLUMNS, METADATA_KEY, NOT_UTF8, SCHEMA_VERSION, DumpMeta
 from pagecols.source import is_regular_file
-from pagecols.textout import latin1_rows
+from pagecols.textfmt import latin1_rows
 
 #: Assumed page size for MiB figures: page_owner dumps do not say it, and 4 KiB is what x86-64 and most arm64 use.
 PAGE_SIZE = 4096
@@ -95,8 +96,8 @@ def scan(source: str | os.PathLike[str] | pl.LazyFrame, *, decoded: bool = False
 
     With ``decoded=True`` it also has ``where`` (who allocated: the first frame
     outside the allocators), ``gfp_flag_names`` and ``page_flag_names`` as lists,
-    ``node`` and ``zone`` (see :func:`pagecols.analyze.decode`).  Either way the
-    frame has the ``.pagecols`` namespace (``lf.pagecols.top(by="comm")``).
+    ``node`` and ``zone`` (see :func:`pagecols.analyze.decode`).  Taken as
+    ``pagecols.scan``, the frame has the ``.pagecols`` namespace (``lf.pagecols.top(by="comm")``).
 
     Examples
     --------
@@ -105,14 +106,8 @@ def scan(source: str | os.PathLike[str] | pl.LazyFrame, *, decoded: bool = False
     >>> lf.select("order", "comm").head(1).collect().columns
     ['order', 'comm']
     """
-    from pagecols import polars_ext  # noqa: F401 - registers the `.pagecols` namespace
-
     lf = source if isinstance(source, pl.LazyFrame) else open_dump(source)[0]
-    if decoded:
-        from pagecols.analyze import decode
-
-        return decode(lf)
-    return lf
+    return decode_records(lf) if decoded else lf
 
 
 def read_dump(source: str | os.PathLike[str], *, decoded: bool = False) -> pl.DataFrame:

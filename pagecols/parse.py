@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from pagecols import formats as F
 from pagecols.formats import Kind
 from pagecols.schema import ERAS, NOT_UTF8, write_schema
-from pagecols.textout import header_from
+from pagecols.textfmt import header_from
 
 I64 = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 import polars as pl
 
-from pagecols import analyze
+from pagecols import analyze, derive
 from pagecols.errors import InputError, UsageError
 from pagecols.outfile import replacing
 
@@ -71,8 +71,8 @@ def _shorten(text: str) -> str:
 
 def _stack_label(stack: pl.Expr) -> pl.Expr:
     """``where ← caller ← caller``: three frames a person recognises, instead of sixteen."""
-    symbols = analyze.frame_symbols(stack)
-    outside = symbols.list.eval(pl.element().filter(~pl.element().str.contains(analyze._ALLOCATOR_RE)))
+    symbols = derive.frame_symbols(stack)
+    outside = symbols.list.eval(pl.element().filter(~pl.element().str.contains(derive.ALLOCATOR_RE)))
     frames = pl.when(outside.list.len() > 0).then(outside).otherwise(symbols)
     return frames.list.head(3).list.join(" ← ")
 

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from test_analyze_data import PAGE_FRAMES, SLAB_FRAMES, blake, frames, int_sum, make_records
 
-from pagecols import analyze
+from pagecols import analyze, derive
 from pagecols.errors import UsageError
 from pagecols.stacks import STACKS_SCHEMA
 
@@ -66,13 +66,13 @@ def dump() -> pl.DataFrame:
     ],
 )
 def test_where_is_the_first_frame_outside_the_allocators(stack: str, where: str) -> None:
-    got = pl.DataFrame({"stack": [stack]}).select(analyze.where_expr()).item()
+    got = pl.DataFrame({"stack": [stack]}).select(derive.where_expr()).item()
     assert got == where
 
 
 def test_module_is_the_first_bracketed_module_and_drops_build_ids() -> None:
     stacks = [EXT4, INODE, " f+0x1/0x2 [xfs 0123abcd]\n g+0x1/0x2 [ext4]"]
-    got = pl.DataFrame({"stack": stacks}).select(analyze.module_expr()).to_series().to_list()
+    got = pl.DataFrame({"stack": stacks}).select(derive.module_expr()).to_series().to_list()
     assert got == ["ext4", "vmlinux", "xfs"]
 
 

@@ -298,7 +298,7 @@ def test_text_without_record_boundaries_is_refused(tmp_path: Path, monkeypatch: 
 
 
 def test_hex_rendering_matches_printf() -> None:
-    from pagecols.textout import hex_expr
+    from pagecols.textfmt import hex_expr
 
     values = [0, 1, 9, 10, 15, 16, 255, 256, 0xCC0, 0x100CCA, 2**63, 2**64 - 1, *range(4096, 4200)]
     out = pl.DataFrame({"v": [*values, None]}, schema={"v": pl.UInt64}).select(hex_expr("v")).to_series()

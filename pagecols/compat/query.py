@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pagecols import textout
+from pagecols import textfmt
 from pagecols.compat.plan import CullKey, Plan, SortKey
 
 __all__ = [
@@ -187,7 +187,7 @@ def compat_fields(lf: pl.LazyFrame, needs: Needs, *, has_raw: bool = True) -> pl
         pick("_pages", c("pages").fill_null(0)).cast(pl.UInt64).alias("pages"),
         *(fields[f].alias(f) for f in sorted(needs.fields)),
         c("blank_after").cast(pl.Int64).fill_null(1),
-        (textout.latin1_rows() if has_raw else pl.lit(False)).alias("latin1"),
+        (textfmt.latin1_rows() if has_raw else pl.lit(False)).alias("latin1"),
     ]
     if needs.st:
         cols += [parsed_only(c("stack_hash")).alias("stack_hash")]
@@ -352,7 +352,7 @@ def stacktrace_ranks(recs: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.Serie
         .select(
             st_text=pl.when(c("raw_st").is_not_null())
             .then(c("raw_st"))
-            .otherwise(pl.concat_str(textout.stack_lines().fill_null(""), textout.trailer_lines()))
+            .otherwise(pl.concat_str(textfmt.stack_lines().fill_null(""), textfmt.trailer_lines()))
         )
         .with_columns(st_rank=c("st_text").rank("dense").cast(pl.UInt32))
         .collect()
@@ -430,8 +430,8 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
         p_text=pl.when(c("raw_header").is_not_null())
         .then(pl.when(c("raw_header") == "").then(pl.lit("")).otherwise(c("raw_header") + "\n"))
         .when(c("has_ts"))
-        .then(textout.header_line() + ", ts ")
-        .otherwise(textout.header_line() + "\n"),
+        .then(textfmt.header_line() + ", ts ")
+        .otherwise(textfmt.header_line() + "\n"),
     )
     stats = recs.select(ts_max=c("ts_p").max(), free_max=pl.when(c("has_ts")).then(c("free_p")).max()).row(
         0, named=True

@@ -1,0 +1,117 @@
+"""Columns derived from the stored ones, as polars expressions: ``where``, ``module``, flag names, node, zone.
+
+Below :mod:`pagecols.frames` (``scan(decoded=True)``) and the reports (:mod:`pagecols.analyze`),
+so both reach it without importing each other.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import polars as pl
+
+from pagecols import formats
+
+# --- where: who allocated -------------------------------------------------------------------
+
+#: Frames that belong to the allocators themselves, skipped to find ``where``.  A person
+#: asking "who allocated this page" means the caller of the page allocator, of
+#: kmalloc/kmem_cache_alloc or of vmalloc: ``security_inode_alloc``, not ``allocate_slab``.
+#: The allocator itself is already the ``allocator`` column.  Names are matched whole, with
+#: any compiler suffix (``.constprop.0``, ``.isra.0``, ``.cold``).
+ALLOCATOR_FRAMES: Final = (
+    # page allocator, every era (A.4: post_alloc_hook since ~6.0, prep_new_page or
+    # get_page_from_freelist before) and the *_noprof names of 6.10+
+    "post_alloc_hook",
+    "prep_new_page",
+    "prep_compound_page",
+    "get_page_from_freelist",
+    "rmqueue.*",
+    "__rmqueue.*",
+    "__alloc_pages.*",
+    "alloc_pages.*",
+    "___alloc_pages.*",
+    "__alloc_frozen_pages.*",
+    "alloc_frozen_pages.*",
+    "alloc_page_vma.*",
+    "alloc_page_interleave",
+    "__folio_alloc.*",
+    "folio_alloc.*",
+    "vma_alloc_folio.*",
+    "__get_free_pages.*",
+    "get_zeroed_page.*",
+    "alloc_slab_page",
+    # slab (SLUB and SLAB) and the kmalloc family
+    "allocate_slab",
+    "new_slab",
+    "___slab_alloc.*",
+    "__slab_alloc.*",
+    "slab_alloc_node.*",
+    "kmem_getpages",
+    "cache_grow_begin",
+    "fallback_alloc",
+    "____cache_alloc.*",
+    "__kmem_cache_alloc.*",
+    "kmem_cache_alloc.*",
+    "__kmalloc.*",
+    "___kmalloc.*",
+    "kmalloc.*",
+    "kzalloc.*",
+    "kcalloc.*",
+    "krealloc.*",
+    "__do_krealloc",
+    "kvmalloc.*",
+    "__kvmalloc.*",
+    "kvzalloc.*",
+    "mempool_alloc.*",
+    # vmalloc
+    "__vmalloc.*",
+    "vmalloc.*",
+    "vzalloc.*",
+    "vm_area_alloc_pages.*",
+)
+
+ALLOCATOR_RE: Final = "^(?:" + "|".join(ALLOCATOR_FRAMES) + r")(?:\.[A-Za-z_]+(?:\.\d+)?)*$"
+# ` sym+0xoff/0xsize [module]`, optionally prefixed `[<ffffffff81234567>] ` (A.4);
+# an unresolved frame is just its address, which then serves as the symbol.
+SYMBOL_RE: Final = r"^\s*(?:\[<[0-9a-fA-F]+>\]\s*)?([^\s+]+)"
+MODULE_RE: Final = formats.MODULE_FRAME.pattern
+
+
+def frame_symbols(stack: pl.Expr) -> pl.Expr:
+    """The stack's frames as a list of symbols without ``+0x…`` offsets, innermost first."""
+    return stack.str.split("\n").list.eval(pl.element().str.extract(SYMBOL_RE, 1))
+
+
+def where_expr(stack: pl.Expr | None = None) -> pl.Expr:
+    """``where``: the first frame outside :data:`ALLOCATOR_FRAMES` (the last frame if all are in it)."""
+    symbols = frame_symbols(pl.col("stack") if stack is None else stack)
+    outside = symbols.list.eval(pl.element().filter(~pl.element().str.contains(ALLOCATOR_RE)))
+    return pl.coalesce(outside.list.first(), symbols.list.last()).alias("where")
+
+
+def module_expr(stack: pl.Expr | None = None) -> pl.Expr:
+    """The first ``[module]`` among the frames, else ``vmlinux`` (build ids dropped)."""
+    text = pl.col("stack") if stack is None else stack
+    return pl.when(text.is_not_null()).then(text.str.extract(MODULE_RE, 1).fill_null("vmlinux")).alias("module")
+
+
+def with_where(records: pl.LazyFrame) -> pl.LazyFrame:
+    """``records`` plus ``where``, computed once per unique stack and joined back on ``stack_hash``."""
+    per_stack = records.select("stack_hash", "stack").unique("stack_hash").select("stack_hash", where_expr())
+    return records.join(per_stack, on="stack_hash", how="left", nulls_equal=True, maintain_order="left")
+
+
+def decode_records(records: pl.LazyFrame) -> pl.LazyFrame:
+    """Page_owner records plus ``where``, ``gfp_flag_names``, ``page_flag_names``, ``node`` and ``zone``.
+
+    ``page_flag_names`` are the named flags of ``page_flags`` without its ``node=``/``zone=``
+    fields; ``where`` is computed per unique stack and joined back.
+    """
+    inside = pl.col("page_flags").str.extract(r"\(([^)]*)\)", 1).str.split("|")
+    return with_where(records).with_columns(
+        gfp_flag_names=pl.when(pl.col("gfp_flags") != "").then(pl.col("gfp_flags").str.split("|")),
+        page_flag_names=inside.list.eval(pl.element().filter(~pl.element().str.contains("="))),
+        node=pl.col("page_flags").str.extract(r"[(|]node=(\d+)", 1).cast(pl.Int32),
+        zone=pl.col("page_flags").str.extract(r"[(|]zone=(\d+)", 1).cast(pl.Int32),
+    )
