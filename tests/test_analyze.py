@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -213,6 +214,27 @@ def test_diff_a_dump_against_a_stack_file_joins_on_stack_hash(dump: pl.DataFrame
     assert by_stack[EXT4]["status"] == "vanished"
     # allocations are counted in the dump but not in the stack file
     assert by_stack[SKB]["allocations_new"] is None
+
+
+def test_diff_status_follows_pages_when_allocations_move_the_other_way() -> None:
+    # One order-3 allocation (8 pages) became two order-0 ones (2 pages): fewer pages, more allocations.
+    old = make_records([{"stack": EXT4, "order": 3}])
+    new = make_records([{"stack": EXT4, "order": 0}, {"stack": EXT4, "order": 0}])
+    out = analyze.diff(old, new, by="stack")
+    assert out.select("pages_old", "pages_new", "delta_pages", "delta_allocations", "status").rows() == [
+        (8, 2, -6, 1, "shrank")
+    ]
+
+
+def test_diff_status_follows_allocations_where_pages_are_not_counted(tmp_path: Path) -> None:
+    # stack_count files (spec A.6) count allocations only: pages are null and allocations decide.
+    old, new = tmp_path / "old_stacks", tmp_path / "new_stacks"
+    old.write_text(f"{INODE}\nstack_count: 2\n\n{SKB}\nstack_count: 5\n\n{FAULT}\nstack_count: 4\n\n")
+    new.write_text(f"{INODE}\nstack_count: 3\n\n{SKB}\nstack_count: 1\n\n{FAULT}\nstack_count: 4\n\n")
+    out = analyze.diff(old, new, by="stack")
+    by_stack = {row["stack"]: row for row in out.iter_rows(named=True)}
+    got = {s: (r["delta_pages"], r["delta_allocations"], r["status"]) for s, r in by_stack.items()}
+    assert got == {INODE: (None, 1, "grew"), SKB: (None, -4, "shrank"), FAULT: (None, 0, "same")}
 
 
 # --- folded ---------------------------------------------------------------------------------------
