@@ -8,7 +8,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from pagecols.errors import PagecolsError, UsageError, complain
+from pagecols.errors import EXIT_CODES_HELP, PagecolsError, ThresholdExceeded, UsageError, complain
 
 app = typer.Typer(
     name="pagecols",
@@ -16,6 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    epilog=EXIT_CODES_HELP,
 )
 
 
@@ -27,7 +28,7 @@ def fail(err: PagecolsError) -> NoReturn:
 # --- ingest: convert, info, cat ----------------------------------------------------------
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def convert(
     dump: Annotated[str, typer.Argument(help="page_owner dump: a path or - for stdin; gzip/zstd/xz/bzip2 or plain")],
     out: Annotated[
@@ -44,7 +45,7 @@ def convert(
         raise typer.Exit(code)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def info(
     src: Annotated[str, typer.Argument(help="a Parquet file from convert, or a text dump")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
@@ -67,7 +68,7 @@ def info(
         print(f"{key:<{width}}  {shown}")
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def cat(src: Annotated[str, typer.Argument(help="a Parquet file from convert, or a text dump")]) -> None:
     """Write the dump text back out, byte for byte (line ends as LF)."""
     from pagecols import textout
@@ -96,6 +97,7 @@ class _RawArgsCommand(typer.core.TyperCommand):
 
 @app.command(
     "sort",
+    epilog=EXIT_CODES_HELP,
     cls=_RawArgsCommand,
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )
@@ -129,7 +131,7 @@ SrcArgument = Annotated[str, typer.Argument(help="a dump (text or Parquet) or a 
 DumpArgument = Annotated[str, typer.Argument(help="a dump (text or Parquet)")]
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def top(
     src: SrcArgument,
     *,
@@ -152,7 +154,7 @@ def top(
         fail(e)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def diff(
     old: Annotated[str, typer.Argument(help="the earlier dump or stack file")],
     new: Annotated[str, typer.Argument(help="the later dump or stack file")],
@@ -161,7 +163,7 @@ def diff(
     limit: LimitOption = 20,
     min_mib: Annotated[float | None, typer.Option("--min-mib", help="only groups that changed by this much")] = None,
     fail_above: Annotated[
-        float | None, typer.Option("--fail-above", help="exit 1 when a group grew by more than this many MiB")
+        float | None, typer.Option("--fail-above", help="exit 3 when a group grew by more than this many MiB")
     ] = None,
     fmt: FormatOption = "table",
     out: OutOption = None,
@@ -182,10 +184,10 @@ def diff(
     if grown is not None and grown.height:
         largest = grown.row(0, named=True)["delta_mib"]
         message = f"{grown.height} group(s) grew by more than {fail_above:g} MiB (largest +{largest:,.2f} MiB)"
-        fail(PagecolsError(message))
+        fail(ThresholdExceeded(message))
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def folded(
     src: SrcArgument,
     *,
@@ -202,7 +204,7 @@ def folded(
         fail(e)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def frag(
     src: DumpArgument,
     *,
@@ -237,7 +239,7 @@ def frag(
         fail(e)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES_HELP)
 def query(
     src: SrcArgument,
     sql: Annotated[str, typer.Argument(help='SQL over `pages` (one row per record) and `stacks`; quote "where"')],
@@ -255,13 +257,15 @@ def query(
         fail(e)
 
 
-plot_app = typer.Typer(help="Pictures of a dump: PNG, SVG or PDF by the output's suffix.", no_args_is_help=True)
+plot_app = typer.Typer(
+    help="Pictures of a dump: PNG, SVG or PDF by the output's suffix.", no_args_is_help=True, epilog=EXIT_CODES_HELP
+)
 app.add_typer(plot_app, name="plot")
 PlotOut = Annotated[Path, typer.Option("-o", "--out", help="image to write: .png, .svg or .pdf")]
 TitleOption = Annotated[str | None, typer.Option("--title", help="title [default: names the dump]")]
 
 
-@plot_app.command("timeline")
+@plot_app.command("timeline", epilog=EXIT_CODES_HELP)
 def plot_timeline(
     src: DumpArgument,
     *,
@@ -280,7 +284,7 @@ def plot_timeline(
         fail(e)
 
 
-@plot_app.command("top")
+@plot_app.command("top", epilog=EXIT_CODES_HELP)
 def plot_top(
     src: SrcArgument,
     *,

@@ -20,6 +20,8 @@ import signal
 import sys
 from collections.abc import Callable
 
+from pagecols.errors import ExitCode
+
 #: A convert frees and reallocates tens of MB per chunk; pages given back to the kernel at
 #: once were faulted in again and again.  Keeping them for 10 s cut its CPU time by ~8 %
 #: (1 GiB dump, interleaved runs), peak RSS still bounded by the chunks in flight.
@@ -49,7 +51,7 @@ def exit_now(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
-    os._exit(code)
+    os._exit(int(code))
 
 
 def convert_words(words: list[str]) -> tuple[str, str | None, bool] | None:
@@ -89,7 +91,7 @@ def _run(command: Callable[[], int]) -> None:
     try:
         code = command()
     except KeyboardInterrupt:
-        code = 130
+        code = ExitCode.INTERRUPTED
     except OSError as err:
         from pagecols.errors import complain_os
 

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pagecols.errors import InputError, PagecolsError, ParseError, complain
+from pagecols.errors import ExitCode, InputError, PagecolsError, ParseError, complain
 from pagecols.outfile import replacing
 from pagecols.parse import ParsedChunk, StackCache, parse_chunk
 from pagecols.schema import (
@@ -259,7 +259,7 @@ def convert(
     return report
 
 
-def run_convert(dump: str, out: str | os.PathLike[str] | None, *, strict: bool = False) -> int:
+def run_convert(dump: str, out: str | os.PathLike[str] | None, *, strict: bool = False) -> ExitCode:
     """The ``pagecols convert`` command: a progress bar on a terminal, the unparsed records
     on stderr; returns the exit code."""
     from pagecols.progress import byte_progress
@@ -271,7 +271,7 @@ def run_convert(dump: str, out: str | os.PathLike[str] | None, *, strict: bool =
     except PagecolsError as e:
         return complain(e)
     print_errors(report)
-    return 0
+    return ExitCode.OK
 
 
 def print_errors(report: IngestReport) -> None:

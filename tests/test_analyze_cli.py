@@ -178,11 +178,11 @@ def test_diff_with_itself_and_min_mib(dumps: Path) -> None:
     assert len(shown.splitlines()) == 3
 
 
-def test_diff_fail_above_exits_1_after_printing(dumps: Path) -> None:
+def test_diff_fail_above_exits_3_after_printing(dumps: Path) -> None:
     result = CliRunner().invoke(app, ["diff", str(dumps / "old.txt"), str(dumps / "new.txt"), "--fail-above", "1.9"])
-    assert result.exit_code == 1
+    assert result.exit_code == 3
     assert result.stdout.endswith("total: 16 -> 527 pages, +511 pages (+2.00 MiB); 0 appeared, 1 vanished\n")
-    assert result.stderr == "Error: 1 group(s) grew by more than 1.9 MiB (largest +2.00 MiB)\n"
+    assert result.stderr == "Threshold exceeded: 1 group(s) grew by more than 1.9 MiB (largest +2.00 MiB)\n"
     run("diff", dumps / "old.txt", dumps / "new.txt", "--fail-above", "2")
 
 

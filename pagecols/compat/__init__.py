@@ -38,7 +38,7 @@ from pagecols.compat.query import (
     with_keys,
 )
 from pagecols.compat.render import render
-from pagecols.errors import InputError, PagecolsError, UsageError, complain
+from pagecols.errors import ExitCode, InputError, PagecolsError, UsageError, complain
 from pagecols.outfile import replacing
 
 __all__ = ["Plan", "SortResult", "parse_args", "run_sort", "sort"]
@@ -287,7 +287,7 @@ def sort(
         return sort_table(loaded.pop(), p, fh, progress=progress)
 
 
-def run_sort(argv: Sequence[str], *, stdout: BinaryIO | None = None, stderr: TextIO | None = None) -> int:
+def run_sort(argv: Sequence[str], *, stdout: BinaryIO | None = None, stderr: TextIO | None = None) -> ExitCode:
     """The ``pagecols sort`` command: parse argv, sort, report errors; return the exit code."""
     err = stderr if stderr is not None else sys.stderr
     try:
@@ -312,13 +312,13 @@ def run_sort(argv: Sequence[str], *, stdout: BinaryIO | None = None, stderr: Tex
         if plan.output == "-" and stdout is None:
             # stdout points at devnull from here, so that the flush at exit cannot complain.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return ExitCode.OK
     except OSError as e:
         print(f"Error: {e.filename or plan.output}: {e.strerror}", file=err)
-        return 1
+        return ExitCode.ERROR
     if plan.debug:
         print(
             f"pagecols sort: loaded {result.records}, selected {result.selected}, wrote {result.groups} groups",
             file=err,
         )
-    return 0
+    return ExitCode.OK
