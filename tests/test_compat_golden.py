@@ -78,6 +78,8 @@ CASES: list[tuple[str, list[str], R.Options]] = [
     ("cull-p-st", ["--cull=p,st"], R.Options(cull={"pid", "stacktrace"})),
     ("cull-n-f", ["--cull=n,f"], R.Options(cull={"name", "free"})),
     ("cull-ator-tg", ["--cull=ator,tg"], R.Options(cull={"allocator", "tgid"})),
+    # PID before TGID: the tied groups of labels-and-ties.txt come out in another order by tgid.
+    ("cull-pid-tgid", ["--cull=pid,tgid"], R.Options(cull={"pid", "tgid"})),
     ("cull-f-st", ["--cull=free,stacktrace"], R.Options(cull={"free", "stacktrace"})),
     ("cull-st-pid-name", ["--cull=st,pid,name"], R.Options(cull={"stacktrace", "pid", "name"})),
     ("cull-twice", ["--cull=tg", "--cull=n"], R.Options(cull={"tgid", "name"})),
@@ -310,3 +312,21 @@ def test_text_in_many_chunks_loads_the_same(src: Path, monkeypatch: pytest.Monke
     assert_frame_equal(chunked.recs, whole.recs)
     assert_frame_equal(chunked.stacks.sort("stack_hash"), whole.stacks.sort("stack_hash"))
     assert _matches(_golden_file(src, "default"), _run(src, []))
+
+
+LABELS_AND_TIES = GOLDEN / "inputs" / "labels-and-ties.txt"
+
+
+@pytest.mark.parametrize("case_id", ["default", "cull-ator"])
+def test_a_record_both_cma_and_slab_is_labelled_cma_then_slab(case_id: str) -> None:
+    # Its PFN line says `type CMA` and has the `slab` flag; print_allocator() prints CMA first.
+    argv = next(a for cid, a, _ in CASES if cid == case_id)
+    for out in (_golden_file(LABELS_AND_TIES, case_id).read_bytes(), _run(LABELS_AND_TIES, argv)):
+        assert b"allocated by CMA SLAB " in out
+        assert b"SLAB CMA" not in out
+
+
+def test_tied_cull_groups_come_in_pid_order_before_tgid_order() -> None:
+    # (pid 300, tgid 500) and (pid 400, tgid 400) tie at 1 time: by pid 300 comes first, by tgid 400.
+    lines = _run(LABELS_AND_TIES, ["--cull=pid,tgid"]).splitlines()
+    assert lines[1:] == [b"1 times, 1 pages, PID 300, TGID 500", b"1 times, 1 pages, PID 400, TGID 400"]
