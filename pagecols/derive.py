@@ -20,39 +20,9 @@ from pagecols import formats
 #: The allocator itself is already the ``allocator`` column.  Names are matched whole, with
 #: any compiler suffix (``.constprop.0``, ``.isra.0``, ``.cold``).
 ALLOCATOR_FRAMES: Final = (
-    # page allocator, every era (A.4: post_alloc_hook since ~6.0, prep_new_page or
-    # get_page_from_freelist before) and the *_noprof names of 6.10+
-    "post_alloc_hook",
-    "prep_new_page",
-    "prep_compound_page",
-    "get_page_from_freelist",
-    "rmqueue.*",
-    "__rmqueue.*",
-    "__alloc_pages.*",
-    "alloc_pages.*",
-    "___alloc_pages.*",
-    "__alloc_frozen_pages.*",
-    "alloc_frozen_pages.*",
-    "alloc_page_vma.*",
-    "alloc_page_interleave",
-    "__folio_alloc.*",
-    "folio_alloc.*",
-    "vma_alloc_folio.*",
-    "__get_free_pages.*",
-    "get_zeroed_page.*",
-    "alloc_slab_page",
-    # slab (SLUB and SLAB) and the kmalloc family
-    "allocate_slab",
-    "new_slab",
-    "___slab_alloc.*",
-    "__slab_alloc.*",
-    "slab_alloc_node.*",
-    "kmem_getpages",
-    "cache_grow_begin",
-    "fallback_alloc",
-    "____cache_alloc.*",
-    "__kmem_cache_alloc.*",
-    "kmem_cache_alloc.*",
+    *formats.PAGE_ALLOCATOR_FRAMES,
+    *formats.SLAB_PAGE_FRAMES,
+    # the kmalloc family
     "__kmalloc.*",
     "___kmalloc.*",
     "kmalloc.*",
@@ -71,10 +41,8 @@ ALLOCATOR_FRAMES: Final = (
     "vm_area_alloc_pages.*",
 )
 
-ALLOCATOR_RE: Final = "^(?:" + "|".join(ALLOCATOR_FRAMES) + r")(?:\.[A-Za-z_]+(?:\.\d+)?)*$"
-# ` sym+0xoff/0xsize [module]`, optionally prefixed `[<ffffffff81234567>] ` (A.4);
-# an unresolved frame is just its address, which then serves as the symbol.
-SYMBOL_RE: Final = r"^\s*(?:\[<[0-9a-fA-F]+>\]\s*)?([^\s+]+)"
+ALLOCATOR_RE: Final = formats.frames_re(ALLOCATOR_FRAMES)
+SYMBOL_RE: Final = formats.FRAME_SYMBOL
 MODULE_RE: Final = formats.MODULE_FRAME.pattern
 
 

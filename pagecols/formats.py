@@ -84,3 +84,60 @@ HANDLE = r"^handle: (0|[1-9][0-9]*)$"
 MODULE_FRAME = re.compile(r"\+0x[0-9a-f]+/0x[0-9a-f]+\s*\[([^\]\s]+)")
 VMALLOC_FRAME = "__vmalloc_node_range"
 VMALLOC_CALLER = "alloc_pages"
+
+# --- who took the page: the frames past the page allocator (docs/page-owner-format.md) -----------
+#: The page allocator's own frames, innermost first on every era: post_alloc_hook (~6.0+),
+#: prep_new_page or get_page_from_freelist before, and the ``*_noprof`` names of 6.10+.
+#: Names match whole, with any compiler suffix (``.constprop.0``, ``.isra.0``, ``.cold``).
+PAGE_ALLOCATOR_FRAMES = (
+    "post_alloc_hook",
+    "prep_new_page",
+    "prep_compound_page",
+    "get_page_from_freelist",
+    "rmqueue.*",
+    "__rmqueue.*",
+    "__alloc_pages.*",
+    "alloc_pages.*",
+    "___alloc_pages.*",
+    "__alloc_frozen_pages.*",
+    "alloc_frozen_pages.*",
+    "alloc_page_vma.*",
+    "alloc_page_interleave",
+    "__folio_alloc.*",
+    "folio_alloc.*",
+    "vma_alloc_folio.*",
+    "__get_free_pages.*",
+    "get_zeroed_page.*",
+)
+#: The slab allocators' functions that take pages from the page allocator to make a slab
+#: (SLUB, SLAB, SLOB).  Not kmalloc's: a large kmalloc takes pages that are no slab.
+#:  allocate_slab+0x379/0x4e0   (6.12: get_page_from_freelist, __alloc_pages_noprof, alloc_pages_mpol_noprof before it)
+SLAB_PAGE_FRAMES = (
+    "alloc_slab_page",
+    "allocate_slab",
+    "new_slab",
+    "new_slab_objects",
+    "___slab_alloc.*",
+    "__slab_alloc.*",
+    "slab_alloc_node.*",
+    "kmem_cache_alloc.*",
+    "__kmem_cache_alloc.*",
+    "kmem_getpages",
+    "cache_grow_begin",
+    "cache_grow",
+    "cache_alloc_refill",
+    "fallback_alloc",
+    "____cache_alloc.*",
+    "slob_new_pages",
+    "slob_alloc",
+)
+
+
+def frames_re(names: tuple[str, ...]) -> str:
+    """A pattern matching a whole symbol among ``names``, with any compiler suffix."""
+    return "^(?:" + "|".join(names) + r")(?:\.[A-Za-z_]+(?:\.\d+)?)*$"
+
+
+#: A frame's symbol: `` sym+0xoff/0xsize [module]``, optionally prefixed ``[<ffffffff81234567>] ``
+#: (Android); an unresolved frame is just its address, which then serves as the symbol.
+FRAME_SYMBOL = r"^\s*(?:\[<[0-9a-fA-F]+>\]\s*)?([^\s+]+)"

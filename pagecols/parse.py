@@ -12,7 +12,7 @@ Data flow inside a chunk:
    stored as columns; any other record also keeps its exact text in ``raw``,
    and, unless it is a known older layout, a ``parse_error``.
 4. Stacks are cut as one slice per record and dictionary-encoded; the hash,
-   module and vmalloc test run once per distinct stack, not per record.
+   module, vmalloc and slab tests run once per distinct stack, not per record.
 
 Nothing here loops over records in Python, except over the rare lines that the
 fast path could not render back.
@@ -21,6 +21,7 @@ fast path could not render back.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ _MESSAGES = {
 
 
 class StackCache:
-    """Per-distinct-stack facts (hash, module, vmalloc), shared by all chunks of one input.
+    """Per-distinct-stack facts (hash, module, vmalloc, slab), shared by all chunks of one input.
 
     A chunk's distinct stacks are looked up in Arrow (one hash join); only stacks
     never seen before come to Python, so the cost per chunk does not grow with
@@ -78,9 +79,10 @@ class StackCache:
         self._hashes = np.zeros(0, dtype=np.uint64)
         self._modules = pa.array([], type=pa.string())
         self._vmalloc = np.zeros(0, dtype=bool)
+        self._slab = np.zeros(0, dtype=bool)
 
-    def facts(self, stacks: pa.Array) -> tuple[npt.NDArray[np.uint64], pa.Array, Bools]:
-        """Hash, module and vmalloc-ness of each of ``stacks`` (distinct strings)."""
+    def facts(self, stacks: pa.Array) -> tuple[npt.NDArray[np.uint64], pa.Array, Bools, Bools]:
+        """Hash, module, vmalloc-ness and slab-ness (:func:`is_slab_stack`) of each of ``stacks`` (distinct strings)."""
         stacks = stacks.cast(pa.string())
         with self._lock:
             known = self._stacks
@@ -94,12 +96,13 @@ class StackCache:
                 self._hashes = np.concatenate([self._hashes, np.array([stack_hash(s) for s in new], dtype=np.uint64)])
                 self._modules = pa.concat_arrays([self._modules, pa.array([stack_module(s) for s in new])])
                 self._vmalloc = np.concatenate([self._vmalloc, np.array([is_vmalloc(s) for s in new], dtype=bool)])
+                self._slab = np.concatenate([self._slab, np.array([is_slab_stack(s) for s in new], dtype=bool)])
                 known = self._stacks
             ids = pc.index_in(stacks, value_set=known)
         with self._lock:
-            hashes, modules, vmalloc = self._hashes, self._modules, self._vmalloc
+            hashes, modules, vmalloc, slab = self._hashes, self._modules, self._vmalloc, self._slab
         at = ids.to_numpy(zero_copy_only=False)
-        return hashes[at], modules.take(ids), vmalloc[at]
+        return hashes[at], modules.take(ids), vmalloc[at], slab[at]
 
 
 def stack_hash(stack: str) -> int:
@@ -121,6 +124,28 @@ def is_vmalloc(stack: str) -> bool:
         return False  # first frame: the line before it is the header
     prev_start = stack.rfind("\n", 0, line_start) + 1
     return F.VMALLOC_CALLER in stack[prev_start:line_start]
+
+
+_SYMBOLS = re.compile(F.FRAME_SYMBOL, re.MULTILINE)
+_PAGE_ALLOCATOR = re.compile(F.frames_re(F.PAGE_ALLOCATOR_FRAMES))
+_SLAB_PAGE = re.compile(F.frames_re(F.SLAB_PAGE_FRAMES))
+
+
+def is_slab_stack(stack: str) -> bool:
+    """Whether the first frame past the page allocator's is a slab allocator taking pages for a slab.
+
+    Since 6.10 a slab page has no ``slab`` page flag to show (it became a page type,
+    which the PFN line does not print), so its allocation path is what says so.
+
+    >>> is_slab_stack(" get_page_from_freelist+0x1/0x2\n __alloc_pages_noprof+0x1/0x2\n allocate_slab+0x1/0x2")
+    True
+    >>> is_slab_stack(" post_alloc_hook+0x1/0x2\n __kmalloc_large_node_noprof+0x1/0x2\n ___slab_alloc+0x1/0x2")
+    False
+    """
+    for symbol in _SYMBOLS.findall(stack):
+        if not _PAGE_ALLOCATOR.match(symbol):
+            return _SLAB_PAGE.match(symbol) is not None
+    return False
 
 
 @dataclass
@@ -397,7 +422,7 @@ def _header_columns(lay: _Layout, line_of: I64, hdr: pl.DataFrame, verdicts: _Ve
 def _pfn_columns(
     lay: _Layout, line_of: I64, pfn: pl.DataFrame, verdicts: _Verdicts
 ) -> tuple[dict[str, pa.Array], Bools, Bools]:
-    """The PFN columns, and per record whether its PFN line says CMA and slab (spec B.4)."""
+    """The PFN columns, and per record whether its PFN line says CMA and slab."""
     recs = np.flatnonzero(line_of >= 0)
     at = line_of[recs]
     legacy = pfn["legacy"].to_numpy()
@@ -415,8 +440,8 @@ def _pfn_columns(
     return cols, cma, slab
 
 
-def _stack_columns(lay: _Layout, cache: StackCache) -> tuple[dict[str, pa.Array], Bools]:
-    """The stack columns (one slice of the chunk per record, facts per distinct stack), and vmalloc."""
+def _stack_columns(lay: _Layout, cache: StackCache) -> tuple[dict[str, pa.Array], Bools, Bools]:
+    """The stack columns (one slice of the chunk per record, facts per distinct stack), vmalloc and slab."""
     at = lay.nb[lay.of_kind[Kind.STACK]]
     recs = lay.rec_of_line[at]
     change = recs[1:] != recs[:-1]
@@ -431,14 +456,14 @@ def _stack_columns(lay: _Layout, cache: StackCache) -> tuple[dict[str, pa.Array]
     cut_a[recs[begin]] = lines.starts[at[begin]]
     cut_b[recs[begin]] = lines.ends[at[end]]
     encoded = _views(lines.data, lines.buf, cut_a, cut_b).dictionary_encode()
-    hashes, modules, vmalloc = cache.facts(encoded.dictionary)
+    hashes, modules, vmalloc, slab = cache.facts(encoded.dictionary)
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     cols = {
         "stack": pa.DictionaryArray.from_arrays(encoded.indices, encoded.dictionary.cast(pa.string())),
         "stack_hash": pa.array(hashes[codes]),
         "module": modules.take(encoded.indices),
     }
-    return cols, vmalloc[codes]
+    return cols, vmalloc[codes], slab[codes]
 
 
 def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
@@ -478,13 +503,16 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
     hdr, pfn = pl.collect_all([_header_query(hdr_lines), _pfn_query(pfn_lines)])
     cols |= _header_columns(lay, line_of[Kind.HEADER], _finish_headers(hdr, hdr_lines), verdicts)
     pfn_cols, cma, slab = _pfn_columns(lay, line_of[Kind.PFN], _finish_pfn(pfn), verdicts)
-    stack_cols, vmalloc = _stack_columns(lay, cache)
+    stack_cols, vmalloc, slab_stack = _stack_columns(lay, cache)
     cols |= pfn_cols | stack_cols
-    cols["allocator"] = allocator_names(cma, slab, vmalloc)
     trailers, malformed = _parse_trailers(lay.lines, line_of, lay.records)
     for recs, at in malformed:
         verdicts.flag(recs, _BAD_TRAILER, at)
     cols |= trailers
+    # A slab page by its page flag (up to 6.9), its `Slab cache page` line (memcg builds), or
+    # its allocation path (6.10+, where the flag is gone): docs/page-owner-format.md.
+    slab_page = trailers["slab_cache_page"].to_numpy(zero_copy_only=False)
+    cols["allocator"] = allocator_names(cma, slab | slab_page | slab_stack, vmalloc)
     in_record = lay.blank & (lay.rec_of_line >= 0)
     cols["blank_after"] = pa.array(np.bincount(lay.rec_of_line[in_record], minlength=lay.records).astype(np.uint32))
 
@@ -554,7 +582,7 @@ def _not_utf8(original: bytes, data: bytes | bytearray, lay: _Layout) -> dict[in
 
 
 def allocator_names(cma: Bools, slab: Bools, vmalloc: Bools) -> pa.Array:
-    """Spec B.4 labels as the schema stores them: set bits joined by "|", else OTHERS."""
+    """The allocator labels as the schema stores them: set bits joined by "|", else OTHERS."""
     bits = cma.astype(np.int8) | (slab.astype(np.int8) << 1) | (vmalloc.astype(np.int8) << 2)
     labels = ["OTHERS"] + [
         "|".join(n for i, n in enumerate(("CMA", "SLAB", "VMALLOC")) if b >> i & 1) for b in range(1, 8)

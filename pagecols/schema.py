@@ -25,11 +25,12 @@ if TYPE_CHECKING:
 #: 2: a record that is not valid UTF-8 keeps its bytes in ``raw`` as Latin-1 (NOT_UTF8); in
 #: version 1 they were replaced by U+FFFD.  3: such a record that also did not parse says why
 #: before NOT_UTF8.  An older pagecols refuses a newer file rather than print such a ``raw``
-#: as UTF-8.
-SCHEMA_VERSION = 3
+#: as UTF-8.  4: ``allocator`` says SLAB for slab pages without the ``slab`` page flag (6.10+);
+#: a file of version 3 or older labels them as page_owner_sort does (reconvert it).
+SCHEMA_VERSION = 4
 METADATA_KEY = b"pagecols"
 
-# Allocator labels, in the order page_owner_sort prints them (B.4); a record
+# Allocator labels, in the order page_owner_sort prints them; a record
 # with none of the first three is OTHERS.  Stored joined by "|".
 ALLOCATORS = ("CMA", "SLAB", "VMALLOC", "OTHERS")
 
@@ -53,7 +54,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "block": ("uint64", "pageblock number, pfn >> pageblock_order"),
     "block_migratetype": ("string", "the pageblock's migratetype"),
     "page_flags": ("string", "the page flags as printed after 'Flags '"),
-    "allocator": ("string", "CMA, SLAB, VMALLOC joined by '|', else OTHERS (spec B.4)"),
+    "allocator": ("string", "CMA, SLAB, VMALLOC joined by '|', else OTHERS (docs/page-owner-format.md)"),
     "stack": ("string", "the stack lines as printed (leading space kept), joined by '\\n'"),
     "stack_hash": ("uint64", "64-bit BLAKE2b of `stack`: stable across files and versions"),
     "module": ("string", "first `[module]` among the frames, else 'vmlinux'"),

@@ -52,6 +52,8 @@ _ALLOCATOR_BITS = {
     "|".join(n for n, b in (("CMA", CMA), ("SLAB", SLAB), ("VMALLOC", VMALLOC)) if bits & b) or "OTHERS": bits or OTHERS
     for bits in range(0, 16, 2)
 }
+#: The PFN line's words that B.4 may find `CMA` or `slab` in (the rest are numbers and fixed words).
+PFN_WORDS = ("migratetype", "block_migratetype", "page_flags")
 TRAILERS = ("handle", "migrate_reason", "slab_cache_page", "memcg", "memcg_via_objcg", "memcg_offline")
 _HEADER_COLUMNS = ("order", "gfp_mask", "gfp_flags")
 # The part of a header that decides P (see the module docstring), raw rows' first line included.
@@ -108,6 +110,8 @@ _FIELD_SOURCE = {"pid": "pid", "tgid": "tgid", "comm": "comm", "ts": "ts", "free
 def table_columns(needs: Needs) -> list[str]:
     """The table columns a run with these needs reads."""
     cols = ["pages", "blank_after", "raw", "parse_error", *(_FIELD_SOURCE[f] for f in sorted(needs.fields))]
+    if "ator" in needs.fields:
+        cols += PFN_WORDS
     if needs.st:
         cols += ["stack_hash", *TRAILERS]
     if needs.txt:
@@ -155,6 +159,19 @@ def _raw_fields() -> list[pl.Expr]:
     ]
 
 
+def _v63_allocator() -> pl.Expr:
+    """B.4's bitmask of a parsed row: the clean ``allocator``'s CMA and VMALLOC; SLAB if the PFN line says ``slab``.
+
+    The clean column also knows a slab page by its ``Slab cache page`` line and by its
+    allocation path (6.10+ kernels print no ``slab`` flag); page_owner_sort looks at neither.
+    """
+    c = pl.col
+    clean = c("allocator").replace_strict(_ALLOCATOR_BITS, return_dtype=pl.UInt8) & (CMA | VMALLOC)
+    says_slab = pl.any_horizontal(c(w).str.contains("slab", literal=True) for w in PFN_WORDS).fill_null(False)
+    bits = clean | says_slab.cast(pl.UInt8) * SLAB
+    return pl.when(bits == 0).then(pl.lit(OTHERS, dtype=pl.UInt8)).otherwise(bits)
+
+
 def compat_fields(lf: pl.LazyFrame, needs: Needs, *, has_raw: bool = True) -> pl.LazyFrame:
     """One row per table row with the values page_owner_sort works with.
 
@@ -181,7 +198,7 @@ def compat_fields(lf: pl.LazyFrame, needs: Needs, *, has_raw: bool = True) -> pl
         "comm": pick("_comm", c("comm").fill_null("")),
         "ts": pick("_ts", c("ts").fill_null(0)).cast(pl.UInt64),
         "free_ts": pick("_free_ts", c("free_ts").fill_null(0)).cast(pl.UInt64),
-        "ator": pick("_ator", c("allocator").replace_strict(_ALLOCATOR_BITS, return_dtype=pl.UInt8)),
+        "ator": pick("_ator", _v63_allocator()),
     }
     cols = [
         pick("_pages", c("pages").fill_null(0)).cast(pl.UInt64).alias("pages"),
