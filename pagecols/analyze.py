@@ -16,6 +16,7 @@ once per unique stack (grouped on ``stack_hash``) and joined back, never per rec
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ import polars.exceptions as plx
 from pagecols import stacks as stk
 from pagecols.derive import MODULE_RE, SYMBOL_RE, decode_records, module_expr, where_expr, with_where
 from pagecols.errors import InputError, UsageError
+from pagecols.schema import COLUMNS
 from pagecols.source import is_regular_file
 
 Source = str | os.PathLike[str] | pl.LazyFrame | pl.DataFrame
@@ -604,6 +606,8 @@ def query(source: Source | Table, sql: str) -> pl.DataFrame:
 
     A dump is the table ``pages`` (with the :func:`decode` columns; quote ``"where"``, an
     SQL keyword) and its stacks table ``stacks``; a stack file is ``stacks`` only.
+    ``SHOW TABLES`` lists them, and ``DESCRIBE pages`` (or ``SHOW COLUMNS FROM pages``)
+    gives a table's columns, types and meanings.
 
     Examples
     --------
@@ -611,12 +615,20 @@ def query(source: Source | Table, sql: str) -> pl.DataFrame:
     >>> t = pl.DataFrame({"stack": [" a+0x1/0x2", " b+0x1/0x2"], "stack_hash": [1, 2], "pages": [1, 3]})
     >>> query(t, "SELECT sum(pages) AS p FROM stacks").item()
     4
+    >>> query(t, "DESCRIBE stacks").row(2)
+    ('pages', 'UInt64', 'base pages held by the allocations from this stack')
     """
     table = load(source)
     tables: dict[str, pl.LazyFrame] = {"stacks": decode(table)}
     if table.kind == "records":
         tables["pages"] = decode(table)
         tables["stacks"] = decode(Table(stk.stacks_of_records(table.frame), "stacks", table.name))
+    described = _DESCRIBE.fullmatch(sql)
+    if described:
+        name = described["table"]
+        if name not in tables:
+            raise UsageError(f"query failed: no table `{name}`; tables: {', '.join(sorted(tables))}")
+        return describe(tables[name], STACKS_COLUMNS if name == "stacks" else PAGES_COLUMNS)
     try:
         return pl.SQLContext(tables).execute(sql).collect()
     except (
@@ -627,6 +639,44 @@ def query(source: Source | Table, sql: str) -> pl.DataFrame:
     ) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UsageError(f"query failed: {first}") from err
+
+
+# Polars SQL has no DESCRIBE: `DESCRIBE pages`, `DESC pages`, `SHOW COLUMNS FROM pages` are answered here.
+_DESCRIBE: Final = re.compile(
+    r"\s*(?:DESCRIBE|DESC|SHOW\s+COLUMNS\s+(?:FROM|IN))\s+(?P<q>\"?)(?P<table>\w+)(?P=q)\s*;?\s*", re.IGNORECASE
+)
+
+#: What each column of the ``pages`` table of :func:`query` means: the stored ones, then :func:`decode`'s.
+PAGES_COLUMNS: Final = {name: meaning for name, (_, meaning) in COLUMNS.items()} | {
+    "where": "who allocated: the first frame outside the page, slab, kmalloc and vmalloc allocators",
+    "gfp_flag_names": "the gfp flag names as a list",
+    "page_flag_names": "the named page flags as a list, without node=/zone= fields",
+    "node": "NUMA node, from the page flags",
+    "zone": "zone number, from the page flags",
+}
+#: What each column of the ``stacks`` table of :func:`query` means.
+STACKS_COLUMNS: Final = {
+    "stack": "the stack lines as printed (leading space kept), joined by '\\n'",
+    "stack_hash": "64-bit BLAKE2b of `stack`: the same in every file",
+    "pages": "base pages held by the allocations from this stack",
+    "allocations": "allocations (records) from this stack; null in a stacks file that counts pages only",
+    "handle": "stack depot handle, where the input printed one",
+    "where": PAGES_COLUMNS["where"],
+    "module": "first `[module]` among the frames, else 'vmlinux'",
+}
+
+
+def describe(frame: pl.LazyFrame, meanings: dict[str, str]) -> pl.DataFrame:
+    """The columns of ``frame`` with their polars types and their meanings, one row each."""
+    schema = frame.collect_schema()
+    return pl.DataFrame(
+        {
+            "column": schema.names(),
+            "type": [str(t) for t in schema.dtypes()],
+            "description": [meanings.get(name) for name in schema.names()],
+        },
+        schema={"column": pl.String, "type": pl.String, "description": pl.String},
+    )
 
 
 # --- cull (page_owner_sort's key names, clean columns) --------------------------------------------

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pagecols.errors import ExitCode, InputError, PagecolsError, ParseError, complain
+from pagecols.errors import ExitCode, InputError, PagecolsError, ParseError, UsageError, complain
 from pagecols.outfile import replacing
 from pagecols.parse import ParsedChunk, StackCache, parse_chunk
 from pagecols.schema import (
@@ -36,7 +36,7 @@ from pagecols.schema import (
     arrow_schema,
     write_schema,
 )
-from pagecols.source import CHUNK_BYTES, Chunk, chunks, describe
+from pagecols.source import CHUNK_BYTES, Chunk, chunks, describe, is_regular_file
 
 # Row groups of about 128 MB of text (~180 k records): each carries its distinct stacks once.
 CHUNKS_PER_ROW_GROUP = 4
@@ -182,8 +182,23 @@ def _check_found_records(report: IngestReport) -> None:
     if report.records == 0:
         raise InputError(f"{report.source}: empty input: no page_owner records")
     if not report.eras:  # every record that was read as one has an era
+        if report.first_errors and _is_stacks_line(report.first_errors[0][2]):
+            raise InputError(f"{report.source}: {STACKS_FILE_HINT}")
         where = report.error_lines()[0] if report.first_errors else report.source
         raise InputError(f"not a page_owner dump: no record parses; first: {where}")
+
+
+#: What to do with a page_owner_stacks file given where a dump is needed.
+STACKS_FILE_HINT = (
+    "a page_owner_stacks file (show_stacks), not a page_owner dump: "
+    "`top`, `diff`, `folded`, `query` and `plot top` read it"
+)
+
+
+def _is_stacks_line(text: str) -> bool:
+    """A stack line (`` get_page_from_freelist+0x330/0x1660``) or a count line (``nr_base_pages: 4``)
+    where a record's header should be: the input is a page_owner_stacks file."""
+    return text.startswith(" ") or text.split(":", 1)[0] in ("nr_base_pages", "stack_count", "handle")
 
 
 def parse_dump(source: str | os.PathLike[str], *, strict: bool = False) -> tuple[pa.Table, DumpMeta]:
@@ -194,8 +209,15 @@ def parse_dump(source: str | os.PathLike[str], *, strict: bool = False) -> tuple
 
 
 def default_output(source: str | os.PathLike[str]) -> Path:
+    """``DUMP.parquet`` beside a dump, its compression and ``.txt`` suffixes dropped.
+
+    A pipe (``<(zcat d.gz)`` is ``/dev/fd/63``), FIFO or device has no "beside": its
+    output must be named.
+    """
     if str(source) == "-":
-        raise InputError("reading stdin: name the output with -o")
+        raise UsageError("reading stdin: name the output with -o")
+    if os.path.exists(source) and not is_regular_file(source):
+        raise UsageError(f"`{source}` is a pipe or a device, not a file: name the output with -o")
     name = Path(source).name
     for suffix in (".gz", ".zst", ".xz", ".bz2", ".txt"):
         name = name.removesuffix(suffix)
@@ -261,16 +283,22 @@ def convert(
 
 def run_convert(dump: str, out: str | os.PathLike[str] | None, *, strict: bool = False) -> ExitCode:
     """The ``pagecols convert`` command: a progress bar on a terminal, the unparsed records
-    on stderr; returns the exit code."""
+    on stderr, and the file written when pagecols chose its name; returns the exit code."""
     from pagecols.progress import byte_progress
     from pagecols.source import source_size
 
     try:
+        target = Path(out) if out is not None else default_output(dump)
+        existed = out is None and target.exists()
         with byte_progress("converting", source_size(dump)) as advance:
-            report = convert(dump, out, strict=strict, on_bytes=advance)
+            report = convert(dump, target, strict=strict, on_bytes=advance)
     except PagecolsError as e:
         return complain(e)
     print_errors(report)
+    if out is None:
+        # The user did not name this file: say which one it is, and that an old one is gone.
+        what = "replaced" if existed else "wrote"
+        print(f"{what} {target} ({report.records:,} records)", file=sys.stderr)
     return ExitCode.OK
 
 

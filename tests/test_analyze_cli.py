@@ -255,6 +255,39 @@ def test_query(dumps: Path) -> None:
     assert run("query", dumps / "show_stacks", "SELECT sum(pages) AS p FROM stacks", "-f", "csv") == "p\n519\n"
 
 
+def test_top_by_allocator_finds_612_slab_pages(dumps: Path) -> None:
+    """6.12 prints no `slab` flag: the inodes and the skb page are slab pages by their allocation path."""
+    rows = [line.split(",") for line in run("top", dumps / "old.txt", "--by", "allocator", "-f", "csv").splitlines()]
+    got = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    assert [(g["allocator"], g["allocations"], g["pages"]) for g in got] == [("OTHERS", "3", "13"), ("SLAB", "3", "3")]
+
+
+@pytest.mark.parametrize("sql", ["DESCRIBE pages", "describe pages;", "DESC pages", "SHOW COLUMNS FROM pages"])
+def test_query_describes_a_table(dumps: Path, sql: str) -> None:
+    rows = run("query", dumps / "old.txt", sql, "-f", "csv").splitlines()
+    assert rows[0] == "column,type,description"
+    assert rows[1] == "record,UInt64,0-based position of the record in the input"
+    assert [row.split(",")[0] for row in rows[1:]][-5:] == [
+        "where",
+        "gfp_flag_names",
+        "page_flag_names",
+        "node",
+        "zone",
+    ]
+    names = run("query", dumps / "old.txt", "SELECT * FROM pages LIMIT 1", "-f", "csv").splitlines()[0].split(",")
+    assert [row.split(",")[0] for row in rows[1:]] == names
+    stacks = run("query", dumps / "show_stacks", "DESCRIBE stacks", "-f", "csv").splitlines()
+    assert [row.split(",")[0] for row in stacks[1:]] == [
+        "stack",
+        "stack_hash",
+        "pages",
+        "allocations",
+        "handle",
+        "where",
+        "module",
+    ]
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
@@ -268,6 +301,12 @@ def test_query(dumps: Path) -> None:
         pytest.param(["frag", "{d}/show_stacks"], 2, "Error: `frag` needs a page_owner dump", id="frag-stacks"),
         pytest.param(["frag", "{d}/old.txt", "--part", "x"], 2, "Error: unknown part `x`", id="frag-part"),
         pytest.param(["query", "{d}/old.txt", "SELEC"], 2, "Error: query failed: ", id="bad-sql"),
+        pytest.param(
+            ["query", "{d}/show_stacks", "DESCRIBE pages"],
+            2,
+            "Error: query failed: no table `pages`; tables: stacks",
+            id="describe-missing",
+        ),
         pytest.param(["folded", "{d}/show_stacks", "-w", "allocations"], 2, "Error: the source counts no", id="weight"),
         pytest.param(["plot", "timeline", "{d}/show_stacks", "-o", "{d}/x.png"], 2, "Error: ", id="timeline-stacks"),
     ],

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -68,10 +70,48 @@ def test_info_table_is_aligned(dump: Path) -> None:
 
 
 def test_convert_default_output_name(tmp_path: Path, dump: Path) -> None:
+    """Without -o the file's name was pagecols' choice: stderr says which file, and when it replaced one."""
     src = tmp_path / "machine.txt.gz"
     src.write_bytes(gzip.compress(dump.read_bytes()))
-    assert runner.invoke(app, ["convert", str(src)]).exit_code == 0
+    first = runner.invoke(app, ["convert", str(src)])
+    assert (first.exit_code, first.stdout) == (0, "")
+    assert first.stderr == f"wrote {tmp_path / 'machine.parquet'} (400 records)\n"
     assert (tmp_path / "machine.parquet").exists()
+    again = runner.invoke(app, ["convert", str(src)])
+    assert again.stderr == f"replaced {tmp_path / 'machine.parquet'} (400 records)\n"
+    named = runner.invoke(app, ["convert", str(src), "-o", str(tmp_path / "named.parquet")])
+    assert (named.exit_code, named.stdout, named.stderr) == (0, "", "")
+
+
+def test_a_pipe_needs_an_output_name(tmp_path: Path, dump: Path) -> None:
+    """`pagecols convert <(zcat d.gz)` is `/dev/fd/N`: nothing to put the output beside."""
+    read, write = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pagecols", "convert", f"/dev/fd/{read}"],
+        pass_fds=[read],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(read)
+    with os.fdopen(write, "wb") as pipe, contextlib.suppress(BrokenPipeError):
+        pipe.write(dump.read_bytes())
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert err == f"Error: `/dev/fd/{read}` is a pipe or a device, not a file: name the output with -o\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["convert", "info", "cat"])
+def test_a_stacks_file_is_named_with_the_commands_that_read_it(command: str) -> None:
+    stacks = Path(__file__).resolve().parent.parent / "data" / "linux-6.12-memcg.show_stacks.txt.gz"
+    result = runner.invoke(app, [command, str(stacks)])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"Error: {stacks}: a page_owner_stacks file (show_stacks), not a page_owner dump: "
+        "`top`, `diff`, `folded`, `query` and `plot top` read it\n"
+    )
 
 
 def test_convert_from_stdin(tmp_path: Path, dump: Path) -> None:
@@ -89,7 +129,7 @@ def test_convert_from_stdin(tmp_path: Path, dump: Path) -> None:
 
 def test_stdin_needs_an_output_name() -> None:
     result = runner.invoke(app, ["convert", "-"], input="")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.stderr == "Error: reading stdin: name the output with -o\n"
 
 
