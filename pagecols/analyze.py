@@ -26,7 +26,7 @@ import polars as pl
 import polars.exceptions as plx
 
 from pagecols import stacks as stk
-from pagecols.derive import MODULE_RE, SYMBOL_RE, decode_records, module_expr, where_expr, with_where
+from pagecols.derive import MODULE_RE, SYMBOL_RE, decode_records, hash_text, module_expr, where_expr, with_where
 from pagecols.errors import InputError, UsageError
 from pagecols.schema import COLUMNS
 from pagecols.source import is_regular_file
@@ -271,6 +271,34 @@ def summary(table: pl.DataFrame, *, page_size: int = PAGE_SIZE) -> dict[str, flo
 # --- diff ---------------------------------------------------------------------------------------
 
 
+#: The orders of :func:`diff`'s rows; the first is the default.
+DIFF_ORDERS: Final = ("change", "growth", "shrinkage", "pages", "key")
+DiffOrder = Literal["change", "growth", "shrinkage", "pages", "key"]
+
+
+def _diff_order(lf: pl.LazyFrame, order: str, keys: list[str]) -> pl.LazyFrame:
+    """Sort a diff: ties are broken by the change in allocations, then by the keys, so the order is total."""
+    pages, allocations = pl.col("delta_pages"), pl.col("delta_allocations")
+    by: dict[str, list[pl.Expr]] = {
+        # The largest change either way first: the biggest growth and the biggest shrinkage
+        # both make the first rows, where growth first would push shrinkage to the end.
+        "change": [pages.abs(), allocations.abs()],
+        "growth": [pages, allocations],
+        "shrinkage": [-pages, -allocations],
+        "pages": [pl.max_horizontal("pages_old", "pages_new"), pages.abs()],
+        "key": [],
+    }
+    if order not in by:
+        raise UsageError(f"unknown order `{order}`; orders: {', '.join(DIFF_ORDERS)}")
+    measures = by[order]
+    return lf.sort(
+        [*measures, *keys],
+        descending=[True] * len(measures) + [False] * len(keys),
+        nulls_last=True,
+        maintain_order=True,
+    )
+
+
 def diff(
     old: Source | Table,
     new: Source | Table,
@@ -278,16 +306,20 @@ def diff(
     by: Keys = "stack",
     n: int | None = None,
     min_mib: float | None = None,
+    order: DiffOrder = "change",
     page_size: int = PAGE_SIZE,
 ) -> pl.DataFrame:
-    """The groups of two dumps side by side, largest growth first.
+    """The groups of two dumps side by side, the largest change (either way) first.
 
     Columns: the keys, ``pages_old``, ``pages_new``, ``delta_pages``, ``delta_mib``,
     ``allocations_old``, ``allocations_new``, ``delta_allocations`` and ``status``
     (``appeared``, ``vanished``, ``grew``, ``shrank``, ``same``).  A group missing on one
-    side counts 0 there.  ``min_mib`` keeps groups that changed by at least that much;
-    ``n`` the first ``n``.  Without either, the rows partition both dumps, so
-    :func:`diff_totals` gives total(new) - total(old).
+    side counts 0 there.  ``order`` is one of :data:`DIFF_ORDERS`: ``change`` (largest
+    absolute change first), ``growth`` (largest growth first), ``shrinkage`` (largest
+    shrinkage first), ``pages`` (largest group on either side first) or ``key``.
+    ``min_mib`` keeps groups that changed by at least that much; ``n`` the first ``n``.
+    Without either, the rows partition both dumps, so :func:`diff_totals` gives
+    total(new) - total(old).
     """
     a, b = load(old), load(new)
     keys = resolve_keys(a, by)
@@ -336,7 +368,7 @@ def diff(
     )
     if min_mib is not None:
         out = out.filter(_changed(min_mib))
-    out = _order(out, ["delta_pages", "delta_allocations"], _group_columns(keys)).select(
+    out = _diff_order(out, order, _group_columns(keys)).select(
         *_group_columns(keys),
         "pages_old",
         "pages_new",
@@ -534,7 +566,8 @@ def timeline(
     ``groups`` holding the most pages, or ``(other)``), ``rank`` (0 for the largest, the
     other series last), ``until_s`` (the bin's end, seconds since boot), and ``pages``
     and ``mib`` allocated up to then, cumulative, so the last bin of every series adds
-    up to the dump's total.  A ``stack`` split names a series by its ``stack_hash``.
+    up to the dump's total.  A ``stack`` split names a series by its ``stack_hash`` in hex
+    (``0x`` + 16 digits, as csv and json write it).
     """
     table = load(source)
     if table.kind != "records":
@@ -565,7 +598,7 @@ def timeline(
         .group_by("rank", "bin")
         .agg(pl.col("pages").sum().cast(pl.Int64))
     )
-    names = chosen.select("rank", pl.col(column).cast(pl.String).fill_null("(none)").alias("series")).vstack(
+    names = chosen.select("rank", _series_name(chosen[column]).fill_null("(none)").alias("series")).vstack(
         pl.DataFrame({"rank": [other], "series": [OTHER]}, schema={"rank": pl.UInt32, "series": pl.String})
     )
     grid = names.lazy().join(pl.LazyFrame({"bin": pl.int_range(0, bins, eager=True)}), how="cross")
@@ -581,6 +614,10 @@ def timeline(
         .select("series", "rank", "until_s", "pages", "mib")
         .collect()
     )
+
+
+def _series_name(values: pl.Series) -> pl.Series:
+    return hash_text(values) if values.name == "stack_hash" else values.cast(pl.String)
 
 
 # --- decoded columns and SQL --------------------------------------------------------------------

@@ -118,13 +118,18 @@ def sort_(ctx: typer.Context) -> None:
 
 # --- analyst reports -------------------------------------------------------------------
 
-_FORMAT_HELP = "table (rich in a terminal, plain when piped), csv, json or parquet (needs -o)"
+_FORMAT_HELP = "table (fitted to the terminal, plain when piped), csv, json or parquet (needs -o)"
 _KEYS_HELP = (
     "group keys, repeatable or comma-separated: stack, where (the first frame outside the page, slab and "
     "vmalloc allocators), comm, pid, tgid, module, allocator, gfp, migratetype, memcg, order, or any column"
 )
 ByOption = Annotated[list[str] | None, typer.Option("--by", "-b", help=_KEYS_HELP)]
-LimitOption = Annotated[int, typer.Option("-n", "--limit", min=0, help="rows to show; 0 shows all")]
+LimitOption = Annotated[
+    int | None,
+    typer.Option(
+        "-n", "--limit", min=0, help="rows to show; 0 shows all [default: 20 in a table, all in csv/json/parquet]"
+    ),
+]
 FormatOption = Annotated[str, typer.Option("--format", "-f", help=_FORMAT_HELP)]
 OutOption = Annotated[Path | None, typer.Option("-o", "--out", help="write to this file instead of stdout")]
 SrcArgument = Annotated[str, typer.Argument(help="a dump (text or Parquet) or a page_owner_stacks file")]
@@ -136,7 +141,7 @@ def top(
     src: SrcArgument,
     *,
     by: ByOption = None,
-    limit: LimitOption = 20,
+    limit: LimitOption = None,
     fmt: FormatOption = "table",
     out: OutOption = None,
 ) -> None:
@@ -147,8 +152,7 @@ def top(
     try:
         with frames.reading(src):
             groups = analyze.top(src, by=keys, n=None)
-            shown = groups.height if limit == 0 else min(limit, groups.height)
-            footer = render.top_footer(analyze.summary(groups), shown)
+            footer = render.top_footer(analyze.summary(groups))
             render.emit(groups, fmt=fmt, path=out, limit=limit, title=f"top by {', '.join(keys)}: {src}", footer=footer)
     except PagecolsError as e:
         fail(e)
@@ -160,7 +164,14 @@ def diff(
     new: Annotated[str, typer.Argument(help="the later dump or stack file")],
     *,
     by: ByOption = None,
-    limit: LimitOption = 20,
+    limit: LimitOption = None,
+    order: Annotated[
+        str,
+        typer.Option(
+            "--order",
+            help="change (the largest either way first), growth, shrinkage, pages (the largest group) or key",
+        ),
+    ] = "change",
     min_mib: Annotated[float | None, typer.Option("--min-mib", help="only groups that changed by this much")] = None,
     fail_above: Annotated[
         float | None, typer.Option("--fail-above", help="exit 3 when a group grew by more than this many MiB")
@@ -168,13 +179,13 @@ def diff(
     fmt: FormatOption = "table",
     out: OutOption = None,
 ) -> None:
-    """The same groups in two dumps: change in pages and MiB, largest growth first."""
+    """The same groups in two dumps: change in pages and MiB, the largest change either way first."""
     from pagecols import analyze, frames, render
 
     keys = by or ["stack"]
     try:
         with frames.reading(old, new):
-            groups = analyze.diff(old, new, by=keys)
+            groups = analyze.diff(old, new, by=keys, order=order)  # type: ignore[arg-type]
             footer = render.diff_footer(analyze.diff_totals(groups).row(0, named=True))
             title = f"diff by {', '.join(keys)}: {old} -> {new}"
             render.emit(analyze.changed(groups, min_mib), fmt=fmt, path=out, limit=limit, title=title, footer=footer)
@@ -212,7 +223,10 @@ def frag(
         str | None,
         typer.Option("--part", help="summary, stacks or blocks [default: summary and stacks; summary with -f/-o]"),
     ] = None,
-    limit: LimitOption = 10,
+    limit: Annotated[
+        int | None,
+        typer.Option("-n", "--limit", min=0, help="stacks and blocks to show; 0 shows all [default: 10 in a table]"),
+    ] = None,
     fmt: FormatOption = "table",
     out: OutOption = None,
 ) -> None:
@@ -229,12 +243,24 @@ def frag(
     parts = [part] if part else (["summary", "stacks"] if fmt == "table" and out is None else ["summary"])
     try:
         with frames.reading(src):
-            for i, name in enumerate(parts):
-                title, report = reports[name]
+            # Every part is computed before any is printed: an unreadable input prints nothing.
+            tables = [reports[name][1](src) if name != "stacks" else analyze.frag_stacks(src, n=None) for name in parts]
+            if part is None and len(parts) == 1:
+                print("frag: the summary only; --part stacks or --part blocks for the others", file=sys.stderr)
+            for i, (name, table) in enumerate(zip(parts, tables, strict=True)):
+                title = reports[name][0]
                 if len(parts) > 1:
                     render.heading(title, first=i == 0)
-                table = report(src) if name != "stacks" else analyze.frag_stacks(src, n=None)
-                render.emit(table, fmt=fmt, path=out, limit=0 if name == "summary" else limit, title=f"{title}: {src}")
+                noun = {"summary": "migratetypes", "stacks": "stacks", "blocks": "pageblocks"}[name]
+                render.emit(
+                    table,
+                    fmt=fmt,
+                    path=out,
+                    limit=0 if name == "summary" else limit,
+                    default_rows=10,
+                    noun=noun,
+                    title=None if len(parts) > 1 else f"{title}: {src}",
+                )
     except PagecolsError as e:
         fail(e)
 
@@ -244,6 +270,7 @@ def query(
     src: SrcArgument,
     sql: Annotated[str, typer.Argument(help='SQL over `pages` (one row per record) and `stacks`; quote "where"')],
     *,
+    limit: LimitOption = None,
     fmt: FormatOption = "table",
     out: OutOption = None,
 ) -> None:
@@ -252,7 +279,8 @@ def query(
 
     try:
         with frames.reading(src):
-            render.emit(analyze.query(src, sql), fmt=fmt, path=out, title=sql)
+            result = analyze.query(src, sql)
+            render.emit(result, fmt=fmt, path=out, limit=limit, noun="rows", title=sql, short_names=False)
     except PagecolsError as e:
         fail(e)
 

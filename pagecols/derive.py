@@ -83,3 +83,51 @@ def decode_records(records: pl.LazyFrame) -> pl.LazyFrame:
         node=pl.col("page_flags").str.extract(r"[(|]node=(\d+)", 1).cast(pl.Int32),
         zone=pl.col("page_flags").str.extract(r"[(|]zone=(\d+)", 1).cast(pl.Int32),
     )
+
+
+# --- hex notation: stack hashes, PFNs, gfp masks ------------------------------------------------
+
+#: A stack hash in full: ``0x`` and 16 hex digits (csv, json, plain text).
+HASH_DIGITS: Final = 16
+#: A stack hash where a person reads it in a narrow place (terminal tables, plot labels): the
+#: first 8 of those digits, so that it is a prefix of the full one (grep finds it in a csv).
+SHORT_HASH_DIGITS: Final = 8
+
+
+def hex_text(values: pl.Series, digits: int = HASH_DIGITS) -> pl.Series:
+    """``0x`` and the first ``digits`` of each unsigned 64-bit value's 16 hex digits (zero-padded).
+
+    Vectorised in numpy, nibble by nibble, since a csv of every record formats millions of
+    them: 0.3-0.5 s for 5 M values, where polars byte lookups took 6-9 s.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    if not 1 <= digits <= HASH_DIGITS:
+        raise ValueError(f"`digits` must be 1 to {HASH_DIGITS}, not {digits}")
+    whole = values.cast(pl.UInt64)
+    raw = whole.fill_null(0).to_numpy().astype(">u8").view(np.uint8)
+    text = np.empty((len(whole), HASH_DIGITS + 2), dtype=np.uint8)
+    text[:, 0], text[:, 1] = ord("0"), ord("x")
+    nibbles = text[:, 2:]
+    nibbles[:, 0::2] = raw.reshape(-1, 8) >> 4
+    nibbles[:, 1::2] = raw.reshape(-1, 8) & 15
+    nibbles += np.uint8(ord("0")) + (nibbles > 9) * np.uint8(ord("a") - ord("0") - 10)
+    kept = np.ascontiguousarray(text[:, : 2 + digits])
+    offsets = np.arange(0, kept.size + 1, 2 + digits, dtype=np.int64)
+    array = pa.LargeStringArray.from_buffers(len(whole), pa.py_buffer(offsets), pa.py_buffer(kept))
+    out = pl.Series(values.name, array, dtype=pl.String)
+    return out if whole.null_count() == 0 else pl.select(pl.when(whole.is_not_null()).then(out)).to_series()
+
+
+def hex_number(values: pl.Series) -> pl.Series:
+    """Unsigned values in hex as the kernel prints ``%#x``: ``0x100``, ``0x2cc1``, ``0x0``."""
+    digits = hex_text(values).str.slice(2).str.strip_chars_start("0")
+    return pl.select(pl.concat_str(pl.lit("0x"), pl.when(digits == "").then(pl.lit("0")).otherwise(digits)))[
+        :, 0
+    ].alias(values.name)
+
+
+def hash_text(values: pl.Series, *, short: bool = False) -> pl.Series:
+    """Stack hashes as people read them: ``0x`` + 16 hex digits, or the first 8 when ``short``."""
+    return hex_text(values, SHORT_HASH_DIGITS if short else HASH_DIGITS)

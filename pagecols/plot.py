@@ -65,8 +65,8 @@ def _save(fig: Figure, out: str | os.PathLike[str] | None) -> None:
 def _shorten(text: str) -> str:
     if len(text) <= _LABEL_CHARS:
         return text
-    # Keep the tail (the `#hash` of a stack label), cut the middle.
-    return text[: _LABEL_CHARS - 8] + "…" + text[-7:]
+    # Keep the tail (the short hash of a stack label, `0x` + 8 hex digits), cut the middle.
+    return text[: _LABEL_CHARS - 12] + "…" + text[-11:]
 
 
 def _stack_label(stack: pl.Expr) -> pl.Expr:
@@ -77,13 +77,10 @@ def _stack_label(stack: pl.Expr) -> pl.Expr:
     return frames.list.head(3).list.join(" ← ")
 
 
-def _hex4(hashes: pl.Series) -> pl.Series:
-    return pl.Series([None if h is None else f"{h:016x}"[:4] for h in hashes.to_list()], dtype=pl.String)
-
-
 def _labels(table: pl.DataFrame, keys: list[str]) -> list[str]:
-    # Distinct stacks can share their first frames: the hash's head tells them apart.
-    short_hash = pl.format("#{}", pl.col("stack_hash").map_batches(_hex4, return_dtype=pl.String))
+    # Distinct stacks can share their first frames: the short hash, as a terminal table
+    # shows it, tells them apart.
+    short_hash = pl.col("stack_hash").map_batches(lambda h: derive.hash_text(h, short=True), return_dtype=pl.String)
     parts = [
         pl.concat_str(_stack_label(pl.col("stack")), pl.lit(" "), short_hash)
         if key == "stack"
@@ -152,7 +149,7 @@ def timeline(
     if key == "stack":
         # Name each stack series as `plot top` does: its first frames and hash head.
         top = analyze.top(table, by="stack", n=groups, page_size=page_size)
-        named = dict(zip(top["stack_hash"].cast(pl.String).to_list(), _labels(top, ["stack"]), strict=True))
+        named = dict(zip(derive.hash_text(top["stack_hash"]).to_list(), _labels(top, ["stack"]), strict=True))
     else:
         named = {}
     ranks = data["rank"].unique().sort().to_list()

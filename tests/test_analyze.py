@@ -189,11 +189,39 @@ def test_diff_marks_appeared_and_vanished_and_totals_add_up(dump: pl.DataFrame) 
     assert by_stack[INODE]["status"] == "vanished"
     assert by_stack[INODE]["delta_pages"] == -3
     assert by_stack[FAULT2]["status"] == "same"
-    assert out["delta_pages"].to_list() == sorted(out["delta_pages"].to_list(), reverse=True)
+    changes = [abs(d) for d in out["delta_pages"].to_list()]
+    assert changes == sorted(changes, reverse=True)
     totals = analyze.diff_totals(out)
     assert totals["delta_pages"].item() == int_sum(new["pages"]) - int_sum(old["pages"])
     assert totals["delta_mib"].item() == pytest.approx(totals["delta_pages"].item() * 4096 / 2**20)
     assert (totals["appeared"].item(), totals["vanished"].item()) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("order", "first"),
+    [
+        pytest.param("change", [16, 8, -3, 1, 0], id="change"),
+        pytest.param("growth", [16, 8, 1, 0, -3], id="growth"),
+        pytest.param("shrinkage", [-3, 0, 1, 8, 16], id="shrinkage"),
+    ],
+)
+def test_diff_orders(dump: pl.DataFrame, order: analyze.DiffOrder, first: list[int]) -> None:
+    old = dump.filter(pl.col("stack") != EXT4)
+    extra = make_records([{"stack": SKB, "order": 4}, {"stack": FAULT, "order": 0}])
+    new = pl.concat([dump.filter(pl.col("stack") != INODE), extra])
+    assert analyze.diff(old, new, by="stack", order=order)["delta_pages"].to_list() == first
+
+
+def test_diff_orders_by_size_and_key(dump: pl.DataFrame) -> None:
+    old = dump.filter(pl.col("stack") != EXT4)
+    new = pl.concat([dump.filter(pl.col("stack") != INODE), make_records([{"stack": SKB, "order": 4}])])
+    by_size = analyze.diff(old, new, by="where", order="pages")
+    sizes = [max(a, b) for a, b in by_size.select("pages_old", "pages_new").rows()]
+    assert sizes == sorted(sizes, reverse=True)
+    by_key = analyze.diff(old, new, by="where", order="key")["where"].to_list()
+    assert by_key == sorted(by_key)
+    with pytest.raises(UsageError, match="unknown order `size`; orders: change, growth"):
+        analyze.diff(old, new, order="size")  # type: ignore[arg-type]
 
 
 def test_diff_limits_and_fail_above(dump: pl.DataFrame) -> None:

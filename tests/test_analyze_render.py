@@ -42,14 +42,16 @@ def test_plain_puts_stack_frames_on_their_own_lines() -> None:
     assert render.plain_table(frame) == "stack      pages\na+0x1/0x2      1\nb+0x3/0x4\n\nc+0x5/0x6     20\n"
 
 
-def test_a_terminal_gets_a_rich_table_a_pipe_plain_text() -> None:
+def test_a_terminal_gets_a_fitted_table_a_pipe_plain_text() -> None:
     tty = Terminal()
-    render.render(FRAME, out=tty, title="top by where", footer=["total: 15 pages"])
-    shown = tty.getvalue()
-    assert "top by where" in shown
-    assert "do_anonymous_page" in shown
-    assert "┃" in shown
-    assert shown.endswith("total: 15 pages\n")
+    render.render(FRAME, out=tty, title="top by where", footer=["total: 15 pages"], width=80)
+    assert tty.getvalue() == (
+        "\x1b[1mtop by where\x1b[0m\n"
+        "\x1b[1mwhere              flags                  pages  Δpages   MiB  mixed\x1b[0m\n"
+        "do_anonymous_page  GFP_KERNEL|__GFP_ZERO     12      +5  0.05  yes\n"
+        "-                                             3      -2  0.01  no\n"
+        "total: 15 pages\n"
+    )
     pipe = io.StringIO()
     render.render(FRAME, out=pipe, title="top by where")
     assert pipe.getvalue() == render.plain_table(FRAME)
@@ -78,9 +80,13 @@ def test_files_and_parquet(tmp_path: Path) -> None:
 
 
 def test_footers_say_totals() -> None:
-    top = render.top_footer({"groups": 7, "allocations": None, "pages": 512, "mib": 2.0}, 3)
-    assert top == ["total: 512 pages (2.00 MiB), - allocations in 7 groups; 3 shown"]
+    top = render.top_footer({"groups": 7, "allocations": None, "pages": 512, "mib": 2.0})
+    assert top == ["total: 512 pages (2.00 MiB), - allocations in 7 groups"]
+    big = render.top_footer({"groups": 1234, "allocations": 56789, "pages": 1048576, "mib": 4096.0})
+    assert big == ["total: 1,048,576 pages (4,096.00 MiB), 56,789 allocations in 1,234 groups"]
     diff = render.diff_footer(
-        {"pages_old": 10, "pages_new": 4, "delta_pages": -6, "delta_mib": -6 / 256, "appeared": 0, "vanished": 2}
+        {"pages_old": 10, "pages_new": 4000, "delta_pages": 3990, "delta_mib": 3990 / 256, "appeared": 0, "vanished": 2}
     )
-    assert diff == ["total: 10 -> 4 pages, -6 pages (-0.02 MiB); 0 appeared, 2 vanished"]
+    assert diff == ["total: 10 -> 4,000 pages, +3,990 pages (+15.59 MiB); 0 appeared, 2 vanished"]
+    assert render.shown_note(20, 115) == ["20 of 115 groups shown; -n 0 for all"]
+    assert render.shown_note(115, 115) == []

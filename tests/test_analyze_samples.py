@@ -51,7 +51,7 @@ def test_cli_on_a_dump(sample: tuple[Path, pl.DataFrame], tmp_path: Path) -> Non
     total = table["pages"].sum()
     out = runner.invoke(app, ["top", str(path), "-b", "where", "-n", "3"])
     assert out.exit_code == 0, out.stderr
-    assert f"total: {total} pages" in out.stdout
+    assert f"total: {total:,} pages" in out.stdout
     out = runner.invoke(app, ["diff", str(path), str(path), "-b", "where,comm", "-f", "csv", "-n", "0"])
     assert out.exit_code == 0, out.stderr
     assert {line.rsplit(",", 1)[1] for line in out.stdout.splitlines()[1:]} == {"same"}
@@ -74,7 +74,7 @@ def test_reports_on_a_stack_file(path: Path) -> None:
     assert set(analyze.diff(path, path)["status"]) == {"same"}
     out = CliRunner().invoke(app, ["top", str(path), "-n", "1"])
     assert out.exit_code == 0, out.stderr
-    assert f"total: {total} pages" in out.stdout
+    assert f"total: {total:,} pages" in out.stdout
 
 
 def test_real_dump_against_its_show_stacks() -> None:

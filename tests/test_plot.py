@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -90,7 +91,10 @@ def test_plot_top_draws_labelled_bars(dump: pl.DataFrame, tmp_path: Path) -> Non
 def test_plot_top_stack_labels_name_callers_and_hash(dump: pl.DataFrame) -> None:
     fig = plot.top(dump, by="stack", title="mine")
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert labels[0].startswith("do_anonymous_page ← handle_mm_fault #")
+    assert re.fullmatch(r"do_anonymous_page ← handle_mm_fault 0x[0-9a-f]{8}", labels[0])
+    # The notation of a terminal table: the first 8 of the 16 hex digits of csv and json.
+    full = f"0x{analyze.top(dump, by='stack', n=1)['stack_hash'].item():016x}"
+    assert labels[0].endswith(full[:10])
     assert fig.axes[0].get_title() == "mine"
 
 
@@ -113,3 +117,13 @@ def test_plot_into_a_missing_directory_is_an_error(dump: pl.DataFrame, tmp_path:
 def test_importing_plot_does_not_import_matplotlib() -> None:
     code = "import sys, pagecols.plot, pagecols.cli; assert 'matplotlib' not in sys.modules, 'eager'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_timeline_names_a_stack_series_by_its_hash_in_hex(dump: pl.DataFrame) -> None:
+    series = analyze.timeline(dump, split="stack", groups=1)["series"].unique(maintain_order=True).to_list()
+    full = f"0x{analyze.top(dump, by='stack', n=1)['stack_hash'].item():016x}"
+    assert series == [full, analyze.OTHER]
+    fig = plot.timeline(dump, split="stack", groups=1)
+    box = fig.axes[0].get_legend()
+    assert box is not None
+    assert next(t.get_text() for t in box.get_texts()).endswith(full[:10])
