@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
 import polars as pl
@@ -17,6 +18,8 @@ from pagecols.textfmt import dump_text, latin1_rows
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from pagecols.schema import DumpMeta
 
 
 def iter_text(lf: pl.LazyFrame, *, batch_rows: int = 200_000) -> Iterator[bytes]:
@@ -63,7 +66,12 @@ def _concatenated(arr: pa.Array | pa.ChunkedArray) -> bytes:
 
 
 def cat(source: str | os.PathLike[str], out: BinaryIO | None = None) -> int:
-    """Write the dump text of ``source`` (Parquet or text) to ``out``; returns bytes written."""
+    """Write the dump text of ``source`` (Parquet or text) to ``out``; returns bytes written.
+
+    Memory stays flat whatever the dump's size: a Parquet file is read a batch of
+    records at a time, in the order ``convert`` wrote them (input order), and a text
+    dump is parsed chunk by chunk and written back as each chunk is parsed.
+    """
     from pagecols.frames import reading
 
     with reading(source):
@@ -71,19 +79,47 @@ def cat(source: str | os.PathLike[str], out: BinaryIO | None = None) -> int:
 
 
 def _cat(source: str | os.PathLike[str], stream: BinaryIO) -> int:
-    from pagecols.frames import open_dump
-
-    table, meta = open_dump(source)
+    frames, meta = _record_frames(source)
     written = 0
-    lead = b"\n" * meta.leading_blank_lines
-    stream.write(lead)
-    written += len(lead)
-    pending = b""
-    for block in iter_text(table):
+    pending: bytes | None = None
+    for frame in frames:
+        block = _bytes_of(frame.select(dump_text())[:, 0], frame["latin1"])
+        if pending is None:
+            # A text dump's leading blank lines are known once its first chunk is parsed.
+            pending = b"\n" * meta().leading_blank_lines
         stream.write(pending)
         written += len(pending)
         pending = block
-    if meta.extra.get("missing_final_newline") and pending.endswith(b"\n"):
+    if pending is None:
+        pending = b"\n" * meta().leading_blank_lines
+    elif meta().extra.get("missing_final_newline") and pending.endswith(b"\n"):
         pending = pending[:-1]
     stream.write(pending)
     return written + len(pending)
+
+
+def _record_frames(
+    source: str | os.PathLike[str], *, batch_rows: int = 200_000
+) -> tuple[Iterator[pl.DataFrame], Callable[[], DumpMeta]]:
+    """The records of ``source`` in input order, a frame at a time, with the columns
+    :func:`dump_text` needs and ``latin1``; and the dump's metadata, complete once the
+    frames have all been taken."""
+    from pagecols import frames
+
+    columns = frames.columns_for_text()
+    if frames.is_parquet(source):
+        meta = frames.dump_meta(source)
+        lf = pl.scan_parquet(Path(source)).select(*columns, latin1=latin1_rows())
+        return iter(lf.collect_batches(chunk_size=batch_rows, maintain_order=True)), lambda: meta
+    from pagecols.ingest import IngestReport, iter_batches
+    from pagecols.source import describe
+
+    report = IngestReport(describe(source))
+
+    def parsed() -> Iterator[pl.DataFrame]:
+        for batch in iter_batches(source, report):
+            frame = pl.DataFrame(pl.from_arrow(batch.select([*columns, "parse_error"])))
+            # The parser hands the stacks over dictionary-encoded.
+            yield frame.select(*columns, latin1=latin1_rows()).with_columns(pl.col("stack").cast(pl.String))
+
+    return parsed(), report.meta
