@@ -467,12 +467,9 @@ def _frag_records(source: Source | Table) -> pl.LazyFrame:
     )
 
 
-def frag_blocks(source: Source | Table) -> pl.DataFrame:
-    """One row per pageblock seen: its migratetype, pages held, and pages of another migratetype.
-
-    A block's migratetype is the one printed on its last record (records are in PFN
-    order; the kernel can retype a block while the dump is read).
-    """
+def _blocks(source: Source | Table, *, migratetypes: bool) -> pl.LazyFrame:
+    """One row per pageblock seen, lazily; with the list of foreign migratetypes only if asked for."""
+    foreign = pl.col("foreign")
     return (
         _frag_records(source)
         .group_by("block")
@@ -480,13 +477,20 @@ def frag_blocks(source: Source | Table) -> pl.DataFrame:
             pl.col("block_migratetype").last(),
             pl.len().cast(pl.UInt64).alias("allocations"),
             pl.col("pages").sum().cast(pl.UInt64),
-            pl.col("pages").filter(pl.col("foreign")).sum().cast(pl.UInt64).alias("foreign_pages"),
-            pl.col("migratetype").filter(pl.col("foreign")).unique().sort().alias("foreign_migratetypes"),
+            pl.col("pages").filter(foreign).sum().cast(pl.UInt64).alias("foreign_pages"),
+            *([pl.col("migratetype").filter(foreign).unique().sort().alias("foreign_migratetypes")] * migratetypes),
         )
         .with_columns(mixed=pl.col("foreign_pages") > 0)
-        .sort("block")
-        .collect()
     )
+
+
+def frag_blocks(source: Source | Table) -> pl.DataFrame:
+    """One row per pageblock seen: its migratetype, pages held, and pages of another migratetype.
+
+    A block's migratetype is the one printed on its last record (records are in PFN
+    order; the kernel can retype a block while the dump is read).
+    """
+    return _blocks(source, migratetypes=True).sort("block").collect()
 
 
 def frag(source: Source | Table) -> pl.DataFrame:
@@ -496,10 +500,11 @@ def frag(source: Source | Table) -> pl.DataFrame:
     from the block's, the count ``/proc/pagetypeinfo`` prints as "mixed type blocks".
     Only blocks holding at least one allocated page are seen.  Unlike the kernel's count,
     a CMA block stays under CMA (the kernel files it under Movable).
+
+    One lazy query from the records to the summary: no table of blocks is held.
     """
-    blocks = frag_blocks(source)
     return (
-        blocks.lazy()
+        _blocks(source, migratetypes=False)
         .group_by("block_migratetype")
         .agg(
             pl.len().cast(pl.UInt64).alias("blocks"),

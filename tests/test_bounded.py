@@ -54,3 +54,54 @@ def test_cat_of_text_keeps_leading_blank_lines_and_a_missing_last_newline(name: 
     out = io.BytesIO()
     textout.cat(path, out)
     assert out.getvalue() == b"\n\n" + text
+
+
+def test_a_text_dump_is_scanned_through_a_temporary_parquet_file(dump: Path, parquet: Path) -> None:
+    from pagecols import frames
+
+    with frames.staged(dump) as (lf, meta):
+        assert "PARQUET" in lf.explain().upper()
+        assert meta.records == 700
+        assert lf.collect().equals(frames.scan(parquet).collect())
+        assert frames.info(dump) == {**frames.info(parquet), "source": str(dump)}
+
+
+def test_a_staged_file_has_no_name_and_is_gone_after_the_block(dump: Path) -> None:
+    import os
+
+    from pagecols import frames
+
+    with frames.staged(dump) as (lf, _):
+        fds = set(os.listdir("/proc/self/fd"))
+        targets = [os.readlink(f"/proc/self/fd/{fd}") for fd in fds if os.path.exists(f"/proc/self/fd/{fd}")]
+        assert not any(t.endswith(".parquet") and os.path.exists(t) for t in targets)
+        assert lf.select("record").collect().height == 700
+    with pytest.raises(Exception):  # noqa: B017, PT011 - polars' error for a closed descriptor
+        lf.collect()
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [(300_000, 2 << 20), (24 << 20, 3 << 20), (128 << 20, 16 << 20), (10 << 30, 32 << 20)],
+)
+def test_small_files_are_cut_in_eighths(size: int, expected: int, tmp_path: Path) -> None:
+    path = tmp_path / "d.txt"
+    with open(path, "wb") as f:
+        f.truncate(size)
+    assert ingest.chunk_size(path) == expected
+    assert ingest.chunk_size("-") == ingest.CHUNK_BYTES
+
+
+@pytest.mark.parametrize("dtype", ["uint64", "int32", "uint32", "int8", "bool"])
+def test_arrow_array_is_pa_array(dtype: str) -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from pagecols.parse import arrow_array
+
+    rng = np.random.default_rng(1)
+    values = rng.integers(0, 100, 37).astype(dtype)
+    mask = rng.random(37) < 0.3
+    assert arrow_array(values).equals(pa.array(values))
+    assert arrow_array(values, mask).equals(pa.array(values, mask=mask))
+    assert arrow_array(values[::3]).equals(pa.array(values[::3]))
