@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pagecols import ingest, synth, textout
+from pagecols import ingest, source, synth, textout
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def test_small_files_are_cut_in_eighths(size: int, expected: int, tmp_path: Path
     with open(path, "wb") as f:
         f.truncate(size)
     assert ingest.chunk_size(path) == expected
-    assert ingest.chunk_size("-") == ingest.CHUNK_BYTES
+    assert ingest.chunk_size("-") == source.CHUNK_BYTES
 
 
 @pytest.mark.parametrize("dtype", ["uint64", "int32", "uint32", "int8", "bool"])
