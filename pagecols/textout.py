@@ -81,21 +81,31 @@ def cat(source: str | os.PathLike[str], out: BinaryIO | None = None) -> int:
 def _cat(source: str | os.PathLike[str], stream: BinaryIO) -> int:
     frames, meta = _record_frames(source)
     written = 0
-    pending: bytes | None = None
+    # The last block is held back (its final newline may have to go), and so is every block
+    # until a record has parsed: an input that is no dump at all (a page_owner_stacks
+    # file) is an error, and then nothing may have been written.
+    held: list[bytes] = []
+    started = False
     for frame in frames:
-        block = _bytes_of(frame.select(dump_text())[:, 0], frame["latin1"])
-        if pending is None:
+        held.append(_bytes_of(frame.select(dump_text())[:, 0], frame["latin1"]))
+        if meta().format == "unknown":
+            continue
+        if not started:
             # A text dump's leading blank lines are known once its first chunk is parsed.
-            pending = b"\n" * meta().leading_blank_lines
-        stream.write(pending)
-        written += len(pending)
-        pending = block
-    if pending is None:
-        pending = b"\n" * meta().leading_blank_lines
-    elif meta().extra.get("missing_final_newline") and pending.endswith(b"\n"):
-        pending = pending[:-1]
-    stream.write(pending)
-    return written + len(pending)
+            held.insert(0, b"\n" * meta().leading_blank_lines)
+            started = True
+        for block in held[:-1]:
+            stream.write(block)
+            written += len(block)
+        del held[:-1]
+    if not started:
+        held.insert(0, b"\n" * meta().leading_blank_lines)
+    elif meta().extra.get("missing_final_newline") and held[-1].endswith(b"\n"):
+        held[-1] = held[-1][:-1]
+    for block in held:
+        stream.write(block)
+        written += len(block)
+    return written
 
 
 def _record_frames(
