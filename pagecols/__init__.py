@@ -66,6 +66,12 @@ if TYPE_CHECKING:
     from pagecols.textout import cat
 
 
+def __dir__() -> list[str]:
+    # The public names are resolved lazily, so the module's globals alone would hide them
+    # from dir() and from IPython's tab completion.
+    return sorted(__all__)
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:

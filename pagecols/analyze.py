@@ -42,11 +42,20 @@ _MIB: Final = 1 << 20
 
 @dataclass(frozen=True)
 class Table:
-    """A loaded source: its rows, which shape they have, and a name for titles."""
+    """A loaded source: its rows, which shape they have, and a name for titles (empty for a frame)."""
 
     frame: pl.LazyFrame
     kind: Literal["records", "stacks"]
     name: str
+
+    @property
+    def label(self) -> str:
+        """The source as an error message names it."""
+        return self.name or "the frame"
+
+    def title(self, what: str) -> str:
+        """A title saying ``what``, after the file's name when the source is a file."""
+        return f"{self.name}: {what}" if self.name else what[:1].upper() + what[1:]
 
 
 def _kind_of(columns: Iterable[str]) -> Literal["records", "stacks"]:
@@ -78,7 +87,7 @@ def load(source: Source | Table) -> Table:
             source = source.with_columns(missing).with_columns(
                 pl.col(name).cast(dtype) for name, dtype in stk.STACKS_SCHEMA.items()
             )
-        return Table(source, kind, "frame")
+        return Table(source, kind, "")
     path = os.fspath(source)
     name = Path(path).name
     if path == "-":
@@ -163,7 +172,7 @@ def resolve_keys(table: Table, by: Keys) -> list[str]:
     for key in keys:
         if key not in available:
             if table.kind == "stacks" and key in DOCUMENTED_KEYS:
-                raise UsageError(f"`{key}` is not in a stack file ({table.name}); it has only stack, where and module")
+                raise UsageError(f"`{key}` is not in a stack file ({table.label}); it has only stack, where and module")
             raise UsageError(f"unknown key `{key}`; keys: {', '.join(DOCUMENTED_KEYS)}")
     return keys
 
@@ -461,7 +470,7 @@ def write_folded(table: pl.DataFrame, out: IO[str]) -> None:
 def _frag_records(source: Source | Table) -> pl.LazyFrame:
     table = load(source)
     if table.kind != "records":
-        raise UsageError(f"`frag` needs a page_owner dump; {table.name} is a stack file without PFNs")
+        raise UsageError(f"`frag` needs a page_owner dump; {table.label} is a stack file without PFNs")
     return table.frame.filter(pl.col("block").is_not_null() & pl.col("block_migratetype").is_not_null()).with_columns(
         foreign=pl.col("migratetype") != pl.col("block_migratetype")
     )
@@ -576,7 +585,7 @@ def timeline(
     """
     table = load(source)
     if table.kind != "records":
-        raise UsageError(f"{table.name} is a stack file: it has no allocation times")
+        raise UsageError(f"{table.label} is a stack file: it has no allocation times")
     if bins < 1 or groups < 1:
         raise UsageError("`bins` and `groups` must be at least 1")
     keys = resolve_keys(table, split)
@@ -591,7 +600,7 @@ def timeline(
     span = lf.select(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi"), pl.len()).collect()
     lo, hi, count = span.row(0)
     if count == 0:
-        raise InputError(f"{table.name}: the dump has no allocation times (kernels before 5.11 print none)")
+        raise InputError(f"{table.label}: the dump has no allocation times (kernels before 5.11 print none)")
     width = max(1.0, (hi - lo) / bins)
     other = chosen.height
     binned = (

@@ -7,17 +7,81 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from typer._click import HelpFormatter
+from typer.core import TyperArgument
 
+from pagecols import __version__
 from pagecols.errors import EXIT_CODES_HELP, PagecolsError, ThresholdExceeded, UsageError, complain
 
+# Help is plain text, wrapped to the terminal (80 columns at most), as `git` and `rg` print it;
+# `-h` is `--help`; `--install-completion` / `--show-completion` are typer's shell completion.
 app = typer.Typer(
     name="pagecols",
-    help="Columnar analytics for Linux page_owner dumps.",
+    help="""Columnar analytics for Linux page_owner dumps.
+
+    \b
+    Example:
+      pagecols convert dump.txt.gz -o dump.parquet && pagecols top dump.parquet
+      pagecols COMMAND -h        (every command's options, with an example)
+    """,
     no_args_is_help=True,
-    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     epilog=EXIT_CODES_HELP,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"pagecols {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", "-V", is_eager=True, callback=_print_version, help="print the version and exit")
+    ] = False,
+) -> None:
+    pass
+
+
+#: Option metavars by parameter name (the rest are the name in capitals, as argparse prints them).
+_METAVARS = {"by": "KEY[,KEY...]", "limit": "N", "fmt": "FORMAT", "out": "PATH", "min_mib": "MIB", "fail_above": "MIB"}
+
+
+class _Command(typer.core.TyperCommand):
+    """A command whose help reads ``Usage: pagecols top [OPTIONS] SRC`` and ``-n, --limit N``.
+
+    typer 0.29 prints a required argument as ``{src}``, an argument's or option's type after
+    it (``<str>``, ``<int range>``) and lists the arguments with their types; this replaces
+    those pieces of its rendering (which is why pyproject pins typer's minor version).
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        for param in self.params:
+            if param.param_type_name == "argument":
+                param.metavar = param.metavar or (param.name or "").upper()
+            elif not getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = _METAVARS.get(param.name or "", (param.name or "").upper())
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument" and param.metavar:
+                pieces.append(param.metavar if param.required else f"[{param.metavar}]")
+        return pieces
+
+    def format_options(self, ctx: typer.Context, formatter: HelpFormatter) -> None:  # type: ignore[override]
+        params = self.get_params(ctx)
+        arguments = [(p.metavar or "", p.help or "") for p in params if isinstance(p, TyperArgument)]
+        options = [r for p in params if p.param_type_name == "option" and (r := p.get_help_record(ctx))]
+        for title, rows in (("Arguments", arguments), ("Options", options)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
 
 
 def fail(err: PagecolsError) -> NoReturn:
@@ -36,7 +100,13 @@ def convert(
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="stop at the first record that does not parse")] = False,
 ) -> None:
-    """Parse a dump once and write it as Parquet."""
+    """Parse a dump once and write it as Parquet.
+
+    \b
+    Example:
+      cat /sys/kernel/debug/page_owner | gzip > dump.txt.gz
+      pagecols convert dump.txt.gz -o dump.parquet
+    """
     from pagecols import ingest
 
     # The console script runs the usual spellings of this command without typer (pagecols.entry).
@@ -50,7 +120,12 @@ def info(
     src: Annotated[str, typer.Argument(help="a Parquet file from convert, or a text dump")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Records, pages, MiB, format, time span, distinct stacks, unparsed records, records not UTF-8."""
+    """Records, pages, MiB, format, time span, distinct stacks, unparsed records, records not UTF-8.
+
+    \b
+    Example:
+      pagecols info dump.parquet --json | jq .pages
+    """
     from pagecols import frames
 
     try:
@@ -70,7 +145,12 @@ def info(
 
 @app.command(epilog=EXIT_CODES_HELP)
 def cat(src: Annotated[str, typer.Argument(help="a Parquet file from convert, or a text dump")]) -> None:
-    """Write the dump text back out, byte for byte (line ends as LF)."""
+    """Write the dump text back out, byte for byte (line ends as LF).
+
+    \b
+    Example:
+      pagecols cat dump.parquet | cmp - <(zcat dump.txt.gz)
+    """
     from pagecols import textout
 
     try:
@@ -87,8 +167,12 @@ def cat(src: Annotated[str, typer.Argument(help="a Parquet file from convert, or
 # --- page_owner_sort: sort ----------------------------------------------------------------
 
 
-class _RawArgsCommand(typer.core.TyperCommand):
+class _RawArgsCommand(_Command):
     """Keeps argv as typed, ``--`` included: page_owner_sort's getopt-style parser reads it."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.options_metavar = "[OPTIONS] INPUT OUTPUT"
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
         ctx.meta["pagecols.sort.argv"] = list(args)
@@ -102,12 +186,22 @@ class _RawArgsCommand(typer.core.TyperCommand):
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
 )
 def sort_(ctx: typer.Context) -> None:
-    """Drop-in page_owner_sort (v6.3 + 3 fixes): pagecols sort [OPTIONS] INPUT OUTPUT.
+    """Drop-in page_owner_sort (v6.3 + 3 fixes), the same options and output bytes.
 
-    Sort: -a alloc time, -m pages, -p pid, -P tgid, -n name, -r free time, -s stack, -t times (default);
-    --sort [+|-]KEY[,...] with KEY one of p tg n st T ft at ator (or pid tgid name stacktrace txt ...).
-    Group: --cull KEY[,...] with KEY one of p tg n f st ator.  Select: --pid, --tgid, --name LIST; -f.
-    INPUT: a text dump (any compression; - is stdin) or a Parquet file from convert.  OUTPUT: - is stdout.
+    INPUT is a text dump (any compression; - is stdin) or a Parquet file from convert;
+    OUTPUT - is stdout.  docs/compat.md says what is reproduced and what is fixed.
+
+    \b
+    Sort:   -a alloc time, -m pages, -p pid, -P tgid, -n name, -r free time,
+            -s stack, -t times (the default)
+            --sort [+|-]KEY[,...]  KEY: p tg n st T ft at ator
+            (or pid tgid name stacktrace txt free_ts alloc_ts allocator)
+    Group:  --cull KEY[,...]  KEY: p tg n f st ator
+    Select: --pid LIST, --tgid LIST, --name LIST; -f: drop freed pages
+
+    \b
+    Example:
+      pagecols sort -m --cull=st dump.parquet out.txt
     """
     from pagecols.compat import run_sort
 
@@ -123,7 +217,7 @@ _KEYS_HELP = (
     "group keys, repeatable or comma-separated: stack, where (the first frame outside the page, slab and "
     "vmalloc allocators), comm, pid, tgid, module, allocator, gfp, migratetype, memcg, order, or any column"
 )
-ByOption = Annotated[list[str] | None, typer.Option("--by", "-b", help=_KEYS_HELP)]
+ByOption = Annotated[list[str] | None, typer.Option("--by", "-b", help=f"{_KEYS_HELP} [default: stack]")]
 LimitOption = Annotated[
     int | None,
     typer.Option(
@@ -145,7 +239,13 @@ def top(
     fmt: FormatOption = "table",
     out: OutOption = None,
 ) -> None:
-    """The groups holding the most pages: allocations, pages, MiB and % of all pages."""
+    """The groups holding the most pages: allocations, pages, MiB and % of all pages.
+
+    \b
+    Example:
+      pagecols top dump.parquet --by where -n 10
+      pagecols top dump.parquet --by comm,memcg -f csv > top.csv
+    """
     from pagecols import analyze, frames, render
 
     keys = by or ["stack"]
@@ -179,7 +279,12 @@ def diff(
     fmt: FormatOption = "table",
     out: OutOption = None,
 ) -> None:
-    """The same groups in two dumps: change in pages and MiB, the largest change either way first."""
+    """The same groups in two dumps: change in pages and MiB, the largest change either way first.
+
+    \b
+    Example:
+      pagecols diff before.parquet after.parquet --by stack --fail-above 64
+    """
     from pagecols import analyze, frames, render
 
     keys = by or ["stack"]
@@ -205,7 +310,12 @@ def folded(
     weight: Annotated[str, typer.Option("--weight", "-w", help="pages or allocations")] = "pages",
     out: OutOption = None,
 ) -> None:
-    """Folded stacks (`outermost;...;innermost N`) for flamegraph.pl or speedscope."""
+    """Folded stacks (`outermost;...;innermost N`) for flamegraph.pl or speedscope.
+
+    \b
+    Example:
+      pagecols folded dump.parquet | flamegraph.pl > pages.svg
+    """
     from pagecols import analyze, frames, render
 
     try:
@@ -230,7 +340,13 @@ def frag(
     fmt: FormatOption = "table",
     out: OutOption = None,
 ) -> None:
-    """Pageblock fragmentation: mixed blocks per migratetype, and the stacks that mixed them."""
+    """Pageblock fragmentation: mixed blocks per migratetype, and the stacks that mixed them.
+
+    \b
+    Example:
+      pagecols frag dump.parquet
+      pagecols frag dump.parquet --part blocks -f csv -o blocks.csv
+    """
     from pagecols import analyze, frames, render
 
     reports = {
@@ -274,7 +390,14 @@ def query(
     fmt: FormatOption = "table",
     out: OutOption = None,
 ) -> None:
-    """Polars SQL over a dump: the tables `pages` and `stacks`."""
+    """Polars SQL over a dump: the tables `pages` and `stacks` (DESCRIBE pages lists the columns).
+
+    \b
+    Example:
+      pagecols query dump.parquet "DESCRIBE pages"
+      pagecols query dump.parquet 'SELECT comm, sum(pages) AS pages FROM pages
+          GROUP BY comm ORDER BY pages DESC LIMIT 5'
+    """
     from pagecols import analyze, frames, render
 
     try:
@@ -286,7 +409,14 @@ def query(
 
 
 plot_app = typer.Typer(
-    help="Pictures of a dump: PNG, SVG or PDF by the output's suffix.", no_args_is_help=True, epilog=EXIT_CODES_HELP
+    help="""Pictures of a dump: PNG, SVG or PDF by the output's suffix.
+
+    \b
+    Example:
+      pagecols plot timeline dump.parquet -o timeline.png
+    """,
+    no_args_is_help=True,
+    epilog=EXIT_CODES_HELP,
 )
 app.add_typer(plot_app, name="plot")
 PlotOut = Annotated[Path, typer.Option("-o", "--out", help="image to write: .png, .svg or .pdf")]
@@ -302,7 +432,12 @@ def plot_timeline(
     groups: Annotated[int, typer.Option("--groups", min=1, help="values of --split drawn; the rest is (other)")] = 6,
     title: TitleOption = None,
 ) -> None:
-    """Memory still allocated, by allocation time, stacked by the top comms (or --split)."""
+    """Memory still allocated, by allocation time, stacked by the top comms (or --split).
+
+    \b
+    Example:
+      pagecols plot timeline dump.parquet -o timeline.png --split memcg
+    """
     from pagecols import frames, plot
 
     try:
@@ -317,11 +452,16 @@ def plot_top(
     src: SrcArgument,
     *,
     out: PlotOut,
-    by: ByOption = None,
+    by: Annotated[list[str] | None, typer.Option("--by", "-b", help=f"{_KEYS_HELP} [default: where]")] = None,
     limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="bars to draw")] = 15,
     title: TitleOption = None,
 ) -> None:
-    """Horizontal bars of the groups holding the most MiB (by `where` unless --by)."""
+    """Horizontal bars of the groups holding the most MiB (by `where` unless --by).
+
+    \b
+    Example:
+      pagecols plot top dump.parquet -o top.svg --by comm
+    """
     from pagecols import frames, plot
 
     try:
@@ -329,3 +469,10 @@ def plot_top(
             plot.top(src, out, by=by or ["where"], n=limit, title=title)
     except PagecolsError as e:
         fail(e)
+
+
+# Every command prints its help as _Command does (typer's decorator makes an unset class
+# TyperCommand); sort's own class builds on it.
+for _command in [*app.registered_commands, *plot_app.registered_commands]:
+    if _command.cls in (None, typer.core.TyperCommand):
+        _command.cls = _Command

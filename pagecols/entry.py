@@ -82,6 +82,15 @@ def convert_words(words: list[str]) -> tuple[str, str | None, bool] | None:
     return None if dump is None else (dump, out, strict)
 
 
+def asks_for_help(words: list[str]) -> bool:
+    """Whether ``-h`` or ``--help`` stands among the options (before any ``--``).
+
+    page_owner_sort v6.3 has no ``-h``: typer prints ``sort``'s help for either spelling.
+    """
+    options = words[: words.index("--")] if "--" in words else words
+    return "-h" in options or "--help" in options
+
+
 def _run(command: Callable[[], int]) -> None:
     """Run a command outside typer and end the process with its code.
 
@@ -118,7 +127,7 @@ def main() -> None:
     argv = sys.argv[1:]
     if argv:
         tune_allocators(ALLOCATORS.get(argv[0], {}))
-    if argv[:1] == ["sort"] and "--help" not in argv:
+    if argv[:1] == ["sort"] and not asks_for_help(argv[1:]):
         from pagecols.compat import run_sort
 
         _run(lambda: run_sort(argv[1:]))
@@ -133,7 +142,7 @@ def main() -> None:
     from pagecols.cli import app
 
     try:
-        app()
+        app(prog_name="pagecols")
     except OSError as err:
         from pagecols.errors import complain_os
 

@@ -106,7 +106,7 @@ def top(
     keys = analyze.resolve_keys(table, by)
     rows = analyze.top(table, by=keys, n=n, page_size=page_size)
     if rows.height == 0 or rows["pages"].null_count() == rows.height:
-        raise InputError(f"{table.name}: no pages to plot")
+        raise InputError(f"{table.label}: no pages to plot")
     labels = _labels(rows, keys)
     mib = rows["mib"].to_list()
     percent = rows["percent"].to_list()
@@ -122,7 +122,7 @@ def top(
     ax.set_xlabel("MiB allocated")
     ax.margins(x=0.25)
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(title or f"{table.name}: top {rows.height} by {', '.join(keys)}")
+    ax.set_title(title or table.title(f"top {rows.height} by {', '.join(keys)}"))
     _save(fig, out)
     return fig
 
@@ -170,6 +170,6 @@ def timeline(
     ax.set_xlim(start, x[-1])
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title=key, title_fontsize=8)
-    ax.set_title(title or f"{table.name}: memory still allocated, by allocation time")
+    ax.set_title(title or table.title("memory still allocated, by allocation time"))
     _save(fig, out)
     return fig
