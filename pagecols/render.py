@@ -164,6 +164,7 @@ SHORT_NAMES: Final = {
     "mixed_blocks": "mixed",
     "foreign_pages": "foreign",
     "mixed_percent": "mixed %",
+    "foreign_migratetypes": "foreign types",
     "gfp_flags": "gfp flags",
     "gfp_mask": "gfp mask",
 }

@@ -386,3 +386,20 @@ def test_gfp_mask_zero_is_labelled_in_a_table() -> None:
     assert any(line.startswith("(none) ") for line in out)
     # csv keeps the data: an empty string, told apart from a null.
     assert '""' in [line.split(",")[0] for line in run("top", SAMPLE, "-b", "gfp", "-f", "csv").splitlines()]
+
+
+def test_frag_prints_nothing_before_an_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text("garbage\n")
+    result = CliRunner().invoke(app, ["frag", str(bad)])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.startswith("Error: ")
+
+
+def test_frag_machine_formats_say_how_to_get_the_other_parts(dumps: Path) -> None:
+    result = CliRunner().invoke(app, ["frag", str(dumps / "old.txt"), "-f", "json"])
+    assert result.exit_code == 0
+    assert [row["block_migratetype"] for row in json.loads(result.stdout)] == ["Movable", "Reclaimable", "Unmovable"]
+    assert result.stderr == "frag: the summary only; --part stacks or --part blocks for the others\n"
+    stacks = CliRunner().invoke(app, ["frag", str(dumps / "old.txt"), "-f", "json", "--part", "stacks"])
+    assert (stacks.stderr, len(json.loads(stacks.stdout))) == ("", 2)
