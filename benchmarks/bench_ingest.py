@@ -8,7 +8,7 @@
 The machine is a shared VM whose speed drifts by a third over an hour, so convert runs
 --repeat times (3 by default) and both the best and the median are printed.
 
-Targets (issue 2): convert >= 300 MB/s, peak RSS <= 1 GiB at any size, Parquet <= 5 % of the
+Targets: convert >= 300 MB/s, peak RSS <= 1 GiB at any size, Parquet <= 5 % of the
 text, `info` <= 0.5 s.  Every figure is a whole process, page cache warm.
 """
 

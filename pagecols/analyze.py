@@ -1,4 +1,4 @@
-"""The analyst reports over the clean columns (DECISIONS.md §3): top, diff, folded, frag, query.
+"""The analyst reports over the clean columns (compat.md §3): top, diff, folded, frag, query.
 
 Every report takes a *source*: a path (Parquet from ``pagecols convert``, a text dump,
 or a page_owner_stacks file, told apart by content), a ``pl.LazyFrame`` or a
@@ -732,7 +732,7 @@ def describe(frame: pl.LazyFrame, meanings: dict[str, str]) -> pl.DataFrame:
 
 # --- cull (page_owner_sort's key names, clean columns) --------------------------------------------
 
-#: page_owner_sort's cull keys (spec B.1 and the module key of C.1) -> clean columns.
+#: page_owner_sort's cull keys (compat.md B.1, and the module key of newer versions) -> clean columns.
 CULL_KEYS: Final = {
     "st": "stack",
     "stacktrace": "stack",

@@ -15,7 +15,7 @@ from enum import IntEnum
 
 
 class Kind(IntEnum):
-    """Line kinds, numbered in the order they stand within a record (spec A.1)."""
+    """Line kinds, numbered in the order they stand within a record (page-owner-format.md A.1)."""
 
     HEADER = 0  # Page allocated via order 0, mask 0xcc0(GFP_KERNEL), pid 1, tgid 1 (swapper/0), ts 1 ns
     PFN = 1  # PFN 0x1000 type Unmovable Block 8 type Unmovable Flags 0xfffffc0000000(node=0|zone=1)
@@ -37,7 +37,7 @@ HANDLE_PREFIX = "handle: "
 #: Kinds a record may hold at most once.
 SINGLE_KINDS = (Kind.HEADER, Kind.PFN, Kind.HANDLE, Kind.MIGRATE, Kind.SLAB, Kind.CHARGED)
 
-# --- header fields (spec A.2) --------------------------------------------------------------
+# --- header fields (page-owner-format.md A.2) -----------------------------------------------------
 # Page allocated via order 5, mask 0x2cc1(GFP_KERNEL|GFP_DMA|__GFP_NOWARN), pid 1, tgid 1 (swapper/0), ts 1245636405 ns
 # Page allocated via order 0, mask 0x100cca(GFP_HIGHUSER_MOVABLE), pid 2345, tgid 2301 (Web Content), ts 5 ns, free_ts 0 ns  # noqa: E501
 # Page allocated via order 0, mask 0x200d2                          (3.19-4.5: no flag names)
@@ -52,7 +52,7 @@ HDR_FREE_TS = r", free_ts ([0-9]+) ns$"
 TGID_COMM_OPEN = ", tgid "
 COMM_CLOSE = "), ts "
 # The exact header, for the rare line the fast path could not render back (e.g. a comm holding "), ts ").
-# The greedy comm anchors on the *last* "), ts " (spec A.2 field notes).
+# The greedy comm anchors on the *last* "), ts " (page-owner-format.md A.2 field notes).
 HDR_STRICT = re.compile(
     r"^Page allocated via order (?P<order>0|[1-9][0-9]*), mask 0x(?P<gfp_mask>0|[1-9a-f][0-9a-f]*)"
     r"(?:\((?P<gfp_flags>[^)]*)\))?"
@@ -63,7 +63,7 @@ HDR_STRICT = re.compile(
     re.DOTALL,
 )
 
-# --- PFN line (spec A.3) ----------------------------------------------------------------------
+# --- PFN line (page-owner-format.md A.3) ----------------------------------------------------------
 # PFN 262144 type Movable Block 512 type Movable Flags 0x17ffffc0000014(uptodate|lru|node=0|zone=2)   (5.14-6.4)
 # PFN 0x1000 type Unmovable Block 8 type Unmovable Flags 0xfffffc0000000(node=0|zone=1|lastcpupid=0x1fffff) (6.5+)
 # It splits on single spaces into these nine fields; %pGp prints no spaces.
@@ -71,7 +71,7 @@ PFN_FIELDS = ("PFN", "pfn", "type", "migratetype", "Block", "block", "type2", "b
 # PFN 4096 Block 8 type 0 Fallback Flags K  U                   (3.19-4.5: numeric types, one-char flags)
 PFN_LEGACY = r"^PFN ([0-9]+) Block ([0-9]+) type "
 
-# --- trailers (spec A.5) ------------------------------------------------------------------------
+# --- trailers (page-owner-format.md A.5) ----------------------------------------------------------
 # Charged to memcg session-2.scope
 # Charged (via objcg) to offline memcg app\x2dserver.scope
 CHARGED_VIA = "(via objcg) "
@@ -79,7 +79,7 @@ CHARGED_OFFLINE = "offline "
 # handle: 7340039
 HANDLE = r"^handle: (0|[1-9][0-9]*)$"
 
-# --- stack frames (spec A.4) ------------------------------------------------------------------------
+# --- stack frames (page-owner-format.md A.4) ------------------------------------------------------
 #  nf_hook_slow+0x44/0xc0 [nf_tables]      or, with a build id:  xfs_buf_alloc+0x1c/0x80 [xfs 3f1e...]
 MODULE_FRAME = re.compile(r"\+0x[0-9a-f]+/0x[0-9a-f]+\s*\[([^\]\s]+)")
 VMALLOC_FRAME = "__vmalloc_node_range"

@@ -116,7 +116,7 @@ def stack_module(stack: str) -> str:
 
 
 def is_vmalloc(stack: str) -> bool:
-    """Spec B.4: the line just before the first ``__vmalloc_node_range`` mentions ``alloc_pages``."""
+    """compat.md B.4: the line just before the first ``__vmalloc_node_range`` mentions ``alloc_pages``."""
     at = stack.find(F.VMALLOC_FRAME)
     if at < 0:
         return False
@@ -400,7 +400,7 @@ class _Verdicts:
 
 
 def _check_layout(lay: _Layout, verdicts: _Verdicts) -> dict[Kind, I64]:
-    """Spec A.1: a header first, kinds in order, the single kinds at most once.
+    """page-owner-format.md A.1: a header first, kinds in order, the single kinds at most once.
 
     Returns, per single kind, the line of each record's line of that kind (-1 if none).
     """
@@ -757,7 +757,7 @@ def _parse_trailers(
 
 
 def _eras(cols: dict[str, pa.Array], ok: Bools) -> Counter[str]:
-    """Count records by header era (spec A.2/A.3), from which fields the kernel printed."""
+    """Count records by header era (page-owner-format.md A.2/A.3), from which fields the kernel printed."""
 
     def has(name: str) -> Bools:
         return np.asarray(~cols[name].is_null().to_numpy(zero_copy_only=False), dtype=bool)

@@ -1,7 +1,7 @@
 """The one place that names pagecols' columns, their types and the Parquet metadata.
 
 A row is one page_owner record, in input order. Columns hold the kernel's facts
-as printed (DECISIONS.md §3): nothing here carries page_owner_sort's quirks.
+as printed (compat.md §3): nothing here carries page_owner_sort's quirks.
 
 Losslessness: the text of a record is rendered back from these columns
 (``textout``). A record whose text the strict line patterns did not fully
@@ -144,7 +144,7 @@ STATISTICS_COLUMNS = ("record", "pfn", "order", "pages", "pid", "tgid", "comm", 
 #: a convert ~8 % less wall time; reading is as fast.
 COMPRESSION = "lz4_raw"
 
-#: Header-era names as detected by the parser, oldest first (spec A.2).
+#: Header-era names as detected by the parser, oldest first (page-owner-format.md A.2).
 ERAS = ("3.19", "4.6", "5.11", "5.12", "5.18", "6.5", "6.7", "mm-2026")
 
 

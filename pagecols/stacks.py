@@ -5,7 +5,7 @@ A page_owner dump reduces to the same shape (:func:`stacks_of_records`), so the 
 that only need stacks (``top --by stack|where|module``, ``folded``, ``diff``) run on
 either input.
 
-The files (spec A.6)::
+The files (page-owner-format.md A.6)::
 
     show_stacks (6.9)            show_handles (6.19)    show_stacks_handles (6.19)
      get_page_from_freelist+…    handle: 1048577        get_page_from_freelist+…

@@ -1,13 +1,13 @@
 """Seeded synthetic page_owner dumps, realistic enough to test and benchmark on.
 
-One generative model serves every output era of spec A.2/A.3: a machine whose
+One generative model serves every output era of page-owner-format.md A.2/A.3: a machine whose
 pageblocks have migratetypes, a pool of a few thousand kernel stacks reused
 with a heavy tail, processes from kernel threads to `Web Content`, and the
 trailers the kernel prints.  The same seed gives the same pages in every era;
 only the text differs (and `register_early_stack` records, which the 3.19-4.5
 kernels did not have).
 
-Eras (spec A.2/A.3): "3.19" (3.19-4.5), "4.6" (4.6-5.10), "5.11", "5.12"
+Eras (page-owner-format.md A.2/A.3): "3.19" (3.19-4.5), "4.6" (4.6-5.10), "5.11", "5.12"
 (5.12-5.17), "5.18" (5.18-6.4, the 6.3 format; alias "6.3"), "6.5" (6.5-6.6,
 PFN in hex), "6.7" (6.7+, no free_ts) and "mm-2026" (the 2026 mm tree read in
 mode=stack_handle: the stack, then ``handle: N``).

@@ -1,4 +1,4 @@
-"""One record's columns -> its dump text, as polars expressions (spec A.2-A.5).
+"""One record's columns -> its dump text, as polars expressions (page-owner-format.md A.2-A.5).
 
 Below the parser, which checks each header against :func:`header_from` so that what is
 stored always renders back; ``pagecols cat`` (:mod:`pagecols.textout`) and ``pagecols sort``
@@ -46,7 +46,7 @@ def header_from(
     ts: pl.Expr,
     free_ts: pl.Expr,
 ) -> pl.Expr:
-    """The header line (spec A.2) from its fields as strings (``gfp_mask`` in hex digits).
+    """The header line (page-owner-format.md A.2) from its fields as strings (``gfp_mask`` in hex digits).
 
     One layout for every era: which fields are null says which were printed.  The
     parser checks each header against this, so what is stored always renders back.
@@ -82,7 +82,7 @@ def header_line() -> pl.Expr:
 
 
 def pfn_line() -> pl.Expr:
-    """The PFN line (spec A.3), or null for a record that had none."""
+    """The PFN line (page-owner-format.md A.3), or null for a record that had none."""
     pfn = pl.when(pl.col("pfn_hex")).then(pl.lit("0x") + hex_expr("pfn")).otherwise(pl.col("pfn").cast(pl.String))
     return pl.concat_str(
         pl.lit(F.PFN_PREFIX),

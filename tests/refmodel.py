@@ -1,7 +1,7 @@
 """A small, slow, obviously-correct model of ``pagecols sort``: lists and ``sorted``, no polars.
 
-It reads dump *text* the way page_owner_sort v6.3 does (spec B.2-B.9), with the
-three fixes of DECISIONS.md §1 and the improvements of §2:
+It reads dump *text* the way page_owner_sort v6.3 does (compat.md B.2-B.9), with the
+three fixes of compat.md §1 and the improvements of §2:
 
 * blocks end at a blank line; a blank line right after another (or at the start)
   is an empty block; CRLF counts as LF; the last block is kept without its blank line;
@@ -29,7 +29,7 @@ _HEADER = re.compile(
     rb"(?:, tgid ([0-9]+) \((.*)\))?(?:, ts ([0-9]+) ns)?(?:, free_ts ([0-9]+) ns)?",
     re.DOTALL,
 )
-# Spec B.3, glibc's \s spelled out; ts without the trailing comma (DECISIONS §2).
+# compat.md B.3, glibc's \s spelled out; ts without the trailing comma (compat.md §2).
 _S = rb"[ \t\n\v\f\r]*"
 _ORDER = re.compile(rb"order" + _S + rb"([0-9]*),")
 _PID = re.compile(rb"pid" + _S + rb"([0-9]*),")

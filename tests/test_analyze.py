@@ -255,7 +255,7 @@ def test_diff_status_follows_pages_when_allocations_move_the_other_way() -> None
 
 
 def test_diff_status_follows_allocations_where_pages_are_not_counted(tmp_path: Path) -> None:
-    # stack_count files (spec A.6) count allocations only: pages are null and allocations decide.
+    # stack_count files (page-owner-format.md A.6) count allocations only: pages are null and allocations decide.
     old, new = tmp_path / "old_stacks", tmp_path / "new_stacks"
     old.write_text(f"{INODE}\nstack_count: 2\n\n{SKB}\nstack_count: 5\n\n{FAULT}\nstack_count: 4\n\n")
     new.write_text(f"{INODE}\nstack_count: 3\n\n{SKB}\nstack_count: 1\n\n{FAULT}\nstack_count: 4\n\n")

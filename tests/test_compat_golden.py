@@ -34,7 +34,7 @@ GOLDEN = HERE / "golden"
 
 T = True
 CASES: list[tuple[str, list[str], R.Options]] = [
-    # No option: times DESC (DECISIONS §1 fix 3), groups of byte-identical records.
+    # No option: times DESC (compat.md §1 fix 3), groups of byte-identical records.
     ("default", [], R.Options()),
     # Every single-letter flag.
     ("a", ["-a"], R.Options(sort=[("alloc_ts", False)])),

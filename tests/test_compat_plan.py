@@ -1,4 +1,4 @@
-"""page_owner_sort's command line as glibc getopt_long reads it (spec B.1), and its errors."""
+"""page_owner_sort's command line as glibc getopt_long reads it (compat.md B.1), and its errors."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_clustered_short_flags() -> None:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        ([], ["-times"]),  # DECISIONS fix 3
+        ([], ["-times"]),  # compat.md §1 fix 3
         (["-a"], ["+alloc_ts"]),
         (["-m"], ["-pages"]),
         (["-p"], ["+pid"]),

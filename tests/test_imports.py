@@ -1,4 +1,4 @@
-"""The package's modules import one another one way only (issue 12).
+"""The package's modules import one another one way only.
 
 Every ``import`` counts, at module level or inside a function, so that a late import
 cannot hide a cycle.  The package's ``__init__`` stands above all modules (it only

@@ -85,7 +85,7 @@ STACK = " post_alloc_hook+0x1a5/0x1d0\n get_page_from_freelist+0x3e4/0x1520"
 @pytest.mark.parametrize(
     ("pfn_text", "pfn_hex"),
     [
-        # %lu up to 6.4, 0x%lx from 6.5 (spec A.3): the largest unsigned long either way.
+        # %lu up to 6.4, 0x%lx from 6.5 (page-owner-format.md A.3): the largest unsigned long either way.
         pytest.param(str(U64_MAX), False, id="decimal-pfn"),
         pytest.param(f"0x{U64_MAX:x}", True, id="hex-pfn"),
     ],

@@ -1,4 +1,4 @@
-"""page_owner_stacks files (spec A.6) into the stacks table, and reports on them."""
+"""page_owner_stacks files (page-owner-format.md A.6) into the stacks table, and reports on them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from test_analyze_data import blake
 from pagecols import analyze, stacks
 from pagecols.errors import InputError, ParseError, UsageError
 
-SAMPLES = Path("/work/shared/samples")
+SAMPLES = Path(__file__).resolve().parent.parent / "data"
 REAL_STACKS = SAMPLES / "linux-6.12-memcg.show_stacks.txt.gz"
 REAL_DUMP = SAMPLES / "linux-6.12-memcg.page_owner.txt.gz"
 

@@ -1,6 +1,6 @@
 """The synthetic dump writer: determinism, the kernel's printf layouts per era, realism, sizes, compression.
 
-The layout checks use regexes written here from spec A.2-A.5, independent of the
+The layout checks use regexes written here from page-owner-format.md A.2-A.5, independent of the
 generator; they are also run over the real 6.12 dump and the hand-made samples,
 so the regexes themselves are checked against kernel output.
 """
@@ -25,7 +25,7 @@ from pagecols.errors import UsageError
 DATA = Path(__file__).resolve().parent.parent / "data"
 N = 2500  # records per era in the layout checks
 
-# --- spec A.2: header layouts, one per era --------------------------------------------------------
+# --- page-owner-format.md A.2: header layouts, one per era ----------------------------------------
 HEX = r"0x(?:0|[1-9a-f][0-9a-f]*)"  # the kernel's %#x: no leading zeros, lower case, 0 -> 0x0
 NUM = r"(?:0|[1-9][0-9]*)"
 GFP = rf"mask (?P<mask>{HEX})\((?P<gfp>[A-Za-z0-9_|]*)\)"
@@ -45,7 +45,7 @@ HEADERS = {
     "mm-2026": re.compile(rf"{HEAD}{GFP}{PID}{TGID}{TS}$"),
 }
 
-# --- spec A.3: PFN line layouts ----------------------------------------------------------------------
+# --- page-owner-format.md A.3: PFN line layouts ---------------------------------------------------
 MT = r"(?:Unmovable|Movable|Reclaimable|HighAtomic|CMA|Isolate)"
 BLOCK = rf"Block (?P<block>{NUM}) type (?P<bt>{MT})"
 NAMES = r"(?:[a-z_0-9]+(?:\|[a-z_0-9]+)*)?"
@@ -70,7 +70,7 @@ PFNS = {
     "mm-2026": PFN_HEX,
 }
 
-# --- spec A.4/A.5: stack and trailer lines ---------------------------------------------------------------
+# --- page-owner-format.md A.4/A.5: stack and trailer lines ----------------------------------------
 FRAME = re.compile(
     r"^ (?:[A-Za-z_][A-Za-z0-9_.]*\+0x[0-9a-f]+/0x[0-9a-f]+(?: \[[A-Za-z0-9_-]+(?: [0-9a-f]+)?\])?|0xffff[0-9a-f]{12})$"
 )
@@ -121,7 +121,7 @@ def dumps() -> dict[str, tuple[list[synth.SynthRecord], str]]:
     return out
 
 
-# --- determinism ------------------------------------------------------------------------------------------
+# --- determinism ----------------------------------------------------------------------------------
 
 
 def test_same_seed_same_bytes_different_seed_different(tmp_path: Path) -> None:
@@ -169,7 +169,7 @@ def test_one_seed_is_one_machine_in_every_era(dumps: dict[str, tuple[list[synth.
     assert [r.ts for r in dumps["6.7"][0]] == [r.ts for r in base]
 
 
-# --- layouts ----------------------------------------------------------------------------------------------
+# --- layouts --------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("era", synth.ERAS)
@@ -242,7 +242,7 @@ def test_layout_regexes_accept_the_committed_dumps(path: str, era: str) -> None:
         check_record(lines, era)
 
 
-# --- realism ----------------------------------------------------------------------------------------------
+# --- realism --------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -284,7 +284,7 @@ def test_record_kinds_are_all_there(big: list[synth.SynthRecord]) -> None:
     assert all(r.order == 0 and r.gfp_mask == 0 and r.gfp_flags == "" and r.free_ts == 0 for r in early)
     assert all((r.pid, r.tgid, r.comm) == (1, 1, "swapper/0") for r in early)
     firsts = {r.stack[0].split("+")[0] for r in big}
-    assert firsts == {" register_early_stack", " post_alloc_hook"}  # since about 6.0 (spec A.4)
+    assert firsts == {" register_early_stack", " post_alloc_hook"}  # since about 6.0 (page-owner-format.md A.4)
     old = {r.stack[0].split("+")[0] for r in synth.generate_records(2000, seed=5, era="5.12")}
     assert old <= {" register_early_stack", " get_page_from_freelist", " prep_new_page"}
     cma = [r for r in big if r.block_migratetype == "CMA"]
@@ -297,7 +297,7 @@ def test_record_kinds_are_all_there(big: list[synth.SynthRecord]) -> None:
 
 
 def test_vmalloc_stacks_come_in_both_shapes(big: list[synth.SynthRecord]) -> None:
-    # The line above the first __vmalloc_node_range decides page_owner_sort's VMALLOC label (spec B.4).
+    # The line above the first __vmalloc_node_range decides page_owner_sort's VMALLOC label (compat.md B.4).
     above = set()
     for r in big:
         at = [i for i, line in enumerate(r.stack) if "__vmalloc_node_range" in line]
@@ -343,7 +343,7 @@ def test_slab_page_flag_goes_in_6_10() -> None:
     assert all(r.handle is not None for r in new)
 
 
-# --- sizes, streaming, compression ---------------------------------------------------------------------
+# --- sizes, streaming, compression ----------------------------------------------------------------
 
 
 def test_size_bound_stops_at_the_record_that_reaches_it() -> None:
@@ -413,7 +413,7 @@ def test_compression_round_trip(tmp_path: Path, compression: str, decompress: ob
     assert not again.closed  # a caller's file stays open
 
 
-# --- errors and the command line --------------------------------------------------------------------------
+# --- errors and the command line ------------------------------------------------------------------
 
 
 def test_errors() -> None:
@@ -459,7 +459,7 @@ def test_main_rejects_a_bad_size(capsys: pytest.CaptureFixture[str]) -> None:
     assert "bad size `1Q`" in capsys.readouterr().err
 
 
-# --- the committed samples ------------------------------------------------------------------------------
+# --- the committed samples ------------------------------------------------------------------------
 
 
 def _make_samples() -> ModuleType:

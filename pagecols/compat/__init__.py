@@ -1,4 +1,4 @@
-"""``pagecols sort``: a drop-in page_owner_sort (v6.3 + the fixes of DECISIONS.md §1).
+"""``pagecols sort``: a drop-in page_owner_sort (v6.3 + the fixes of compat.md §1).
 
 Every page_owner_sort quirk pagecols keeps lives in this package, so the modern
 reports stay clean.  The flow is one step per module:
@@ -260,7 +260,7 @@ def sort(
     leading_blank_lines: int | None = None,
     progress: Progress = _quiet,
 ) -> SortResult:
-    """page_owner_sort ``src`` into ``out``, byte for byte as DECISIONS.md §1 defines it.
+    """page_owner_sort ``src`` into ``out``, byte for byte as compat.md §1 defines it.
 
     ``src`` is a text dump, a Parquet file made by ``pagecols convert``, or a record table;
     ``out`` is a path (written atomically; ``-`` is stdout) or a binary file object;
@@ -302,7 +302,7 @@ def run_sort(argv: Sequence[str], *, stdout: BinaryIO | None = None, stderr: Tex
         out: Sink = plan.output
         if plan.output == "-" and stdout is not None:
             out = stdout
-        # Progress on stderr only, and only for a person watching (DECISIONS §2).
+        # Progress on stderr only, and only for a person watching (compat.md §2).
         show = plan.debug or (hasattr(err, "isatty") and err.isatty())
         result = sort(plan.input, out, plan, progress=(lambda words: print(words, file=err)) if show else _quiet)
     except PagecolsError as e:

@@ -1,7 +1,7 @@
 """page_owner_sort's command line -> a frozen, checked :class:`Plan`.
 
 The options are read the way glibc ``getopt_long`` reads them for the v6.3 tool
-(spec B.1): argv is permuted, so options may stand before, between or after the
+(compat.md B.1): argv is permuted, so options may stand before, between or after the
 two positionals; ``--`` ends the options; short flags may be clustered
 (``-mf``); a long option takes its value as ``--sort=x`` or ``--sort x`` (the
 next word is taken even when it starts with ``-``, so ``--sort -pid`` works);
@@ -11,7 +11,7 @@ Options take effect left to right, as in the C tool: a single-letter sort flag
 replaces the whole sort list, ``--sort`` replaces it, ``--cull`` sets
 ``times DESC`` only if the list is still empty then, and ``--pid/--tgid/--name``
 given twice keep the last list.  With no sort option and no ``--cull`` the sort
-is ``times DESC`` (DECISIONS.md §1, fix 3).
+is ``times DESC`` (compat.md §1, fix 3).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class SortKey(enum.Enum):
     FREE_TS = "free_ts"
     ALLOC_TS = "alloc_ts"
     ALLOCATOR = "allocator"
-    # Reachable only through the -t and -m flags, never through --sort (spec B.1).
+    # Reachable only through the -t and -m flags, never through --sort (compat.md B.1).
     TIMES = "times"
     PAGES = "pages"
 
@@ -63,7 +63,7 @@ class CullKey(enum.Enum):
     ALLOCATOR = "allocator"
 
 
-#: The cull comparator's fixed key order, whatever order the command line gave (spec B.7).
+#: The cull comparator's fixed key order, whatever order the command line gave (compat.md B.7).
 CULL_ORDER: tuple[CullKey, ...] = (
     CullKey.STACKTRACE,
     CullKey.PID,
@@ -119,7 +119,7 @@ class SortSpec:
         return ("-" if self.descending else "+") + self.key.value
 
 
-# The single-letter flags and the one-key sort list each one sets (spec B.1).
+# The single-letter flags and the one-key sort list each one sets (compat.md B.1).
 FLAG_SORTS: dict[str, SortSpec] = {
     "a": SortSpec(SortKey.ALLOC_TS),
     "m": SortSpec(SortKey.PAGES, descending=True),

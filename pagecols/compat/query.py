@@ -1,7 +1,7 @@
 """A :class:`~pagecols.compat.plan.Plan` over the record table -> page_owner_sort's groups, sorted.
 
 The table (``pagecols.schema``) has clean columns; this module derives from them
-the values page_owner_sort v6.3 works with (spec B.2-B.8, DECISIONS.md §1-2):
+the values page_owner_sort v6.3 works with (compat.md B.2-B.8, compat.md §1-2):
 
 * Missing ts/free_ts count as 0, missing pid/tgid as -1, missing comm as "".
 * A row whose ``raw`` is set gets its fields from the B.3 regexes over its text.
@@ -62,8 +62,8 @@ _P_KEY = ("order", "gfp_mask", "gfp_flags", "pid_p", "tgid_p", "comm_p", "has_ts
 FAST_TXT_KEYS = True
 _TENS = pl.Series([10**k for k in range(1, 20)], dtype=pl.UInt64)
 
-# Spec B.3 patterns, with glibc's \s spelled out (Rust's \s is Unicode) and ts without the
-# trailing comma, so that 5.11 and 6.7+ headers have a ts (DECISIONS §2).
+# compat.md B.3 patterns, with glibc's \s spelled out (Rust's \s is Unicode) and ts without the
+# trailing comma, so that 5.11 and 6.7+ headers have a ts (compat.md §2).
 _S = r"[ \t\n\x0b\x0c\r]*"
 RE_ORDER = r"order" + _S + r"([0-9]*),"
 RE_PID = r"pid" + _S + r"([0-9]*),"

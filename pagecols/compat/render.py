@@ -1,4 +1,4 @@
-"""Sorted groups -> page_owner_sort's output stanzas, byte for byte (spec B.9), streamed.
+"""Sorted groups -> page_owner_sort's output stanzas, byte for byte (compat.md B.9), streamed.
 
 A stanza is cut into pieces: the parts that differ from group to group (counts,
 pid, the ts digits ...) are built per group; the parts many groups share (the
@@ -123,7 +123,7 @@ def _cull_line(plan: Plan) -> pl.Expr:
     return pl.concat_str(
         *_counts(),
         *_when(CullKey.PID in cull or plan.pids is not None, ", PID ", c("pid").cast(pl.String)),
-        # DECISIONS §1 fix 1: the tgid, not v6.3's pid.
+        # compat.md §1 fix 1: the tgid, not v6.3's pid.
         *_when(CullKey.TGID in cull or plan.tgids is not None, ", TGID ", c("tgid").cast(pl.String)),
         *_when(CullKey.COMM in cull or plan.names is not None, ", task_comm_name: ", c("comm")),
         *_when(CullKey.ALLOCATOR in cull, ", ", _allocator()),
