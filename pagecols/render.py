@@ -10,7 +10,8 @@ Only the last step of a report lives here: the frames come finished from :mod:`p
 * **plain** (:func:`plain_table`, when piped): stable (tests compare it byte for byte), for
   ``grep``, ``sort -n`` and ``awk``: numbers right-aligned without separators, strings left,
   two spaces between columns, ``-`` for a null, stacks one frame per line.
-* **csv, json, parquet**: every row unless ``-n`` says otherwise (:func:`emit`).
+* **csv, json, parquet**, and a table piped or written to a file: every row unless ``-n``
+  says otherwise; a table in a terminal shows 20 and says how many it left out (:func:`emit`).
 
 A stack hash reads ``0x`` + 16 hex digits in csv, json and plain text, and its first 8
 (``0xf83852a2``) in a terminal and in plot labels.  JSON carries every 64-bit value exactly:
@@ -477,11 +478,16 @@ def render(
 # --- what the CLI prints around a report ------------------------------------------------------
 
 
-def rows_to_show(limit: int | None, fmt: str, default: int = DEFAULT_ROWS) -> int:
-    """Rows ``-n`` asks for (0: all): a table shows ``default`` unless told, csv/json/parquet all."""
+def rows_to_show(limit: int | None, fmt: str, default: int = DEFAULT_ROWS, *, terminal: bool = True) -> int:
+    """Rows ``-n`` asks for (0: all).
+
+    Unless told, a table in a terminal shows ``default`` rows, for a person to read; a
+    table piped or written to a file, csv, json and parquet give every row, as ``grep``
+    or a script expects.
+    """
     if limit is not None:
         return limit
-    return default if fmt == "table" else 0
+    return default if fmt == "table" and terminal else 0
 
 
 def shown_note(shown: int, total: int, noun: str = "groups") -> list[str]:
@@ -505,11 +511,18 @@ def emit(
 
     A table says how many rows it left out, under the ``footer`` lines.
     """
-    count = rows_to_show(limit, fmt, default_rows)
+    count = rows_to_show(limit, fmt, default_rows, terminal=path is None and _isatty(sys.stdout))
     shown = frame if count == 0 else frame.head(count)
     notes = [*footer, *(shown_note(shown.height, frame.height, noun) if fmt == "table" else [])]
     with _quiet_pipe():
         render(shown, fmt=fmt, path=path, title=title, footer=notes, short_names=short_names)
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except ValueError:  # closed
+        return False
 
 
 def emit_folded(frame: pl.DataFrame, path: str | os.PathLike[str] | None = None) -> None:

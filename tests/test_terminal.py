@@ -173,3 +173,12 @@ def test_a_table_too_wide_for_any_terminal_lists_each_row_as_lines() -> None:
     assert "pfn                0x100" in lines
     assert "gfp_mask           0x2cc1" in lines
     assert "2 of 5,661 rows shown; -n 0 for all" in lines
+
+
+def test_a_terminal_shows_20_rows_and_says_how_to_see_all() -> None:
+    _, text = in_terminal(["top", DUMP, "-b", "where"], 80)
+    assert len(data_rows(text, "where")) == 20
+    assert text.splitlines()[-1] == "20 of 115 groups shown; -n 0 for all"
+    _, everything = in_terminal(["top", DUMP, "-b", "where", "-n", "0"], 80)
+    assert len(data_rows(everything, "where")) == 115
+    assert " shown; " not in everything
