@@ -652,13 +652,30 @@ def decode(source: Source | Table) -> pl.LazyFrame:
     return decode_records(lf)
 
 
+# A quoted string or name, kept as it is; or a hex number outside them.
+_SQL_HEX: Final = re.compile(r"""('(?:[^']|'')*'|"(?:[^"]|"")*")|\b0[xX]([0-9a-fA-F]{1,16})\b""")
+
+
+def hex_literals(sql: str) -> str:
+    """``sql`` with its hex numbers (``0xf83852a29d8c4ffa``, ``0x100``) written in decimal.
+
+    The reports print stack hashes, PFNs and gfp masks in hex, so a query compares them in
+    hex too, as in duckdb; polars SQL would read ``0x…`` as a binary string.
+
+    >>> hex_literals("SELECT * FROM pages WHERE pfn >= 0x100 AND comm = '0x10'")
+    "SELECT * FROM pages WHERE pfn >= 256 AND comm = '0x10'"
+    """
+    return _SQL_HEX.sub(lambda m: m.group(1) or str(int(m.group(2), 16)), sql)
+
+
 def query(source: Source | Table, sql: str) -> pl.DataFrame:
     """Run polars SQL over the source.
 
     A dump is the table ``pages`` (with the :func:`decode` columns; quote ``"where"``, an
     SQL keyword) and its stacks table ``stacks``; a stack file is ``stacks`` only.
     ``SHOW TABLES`` lists them, and ``DESCRIBE pages`` (or ``SHOW COLUMNS FROM pages``)
-    gives a table's columns, types and meanings.
+    gives a table's columns, types and meanings.  A hex number is a number
+    (``WHERE stack_hash = 0xf83852a29d8c4ffa``, :func:`hex_literals`).
 
     Examples
     --------
@@ -681,12 +698,14 @@ def query(source: Source | Table, sql: str) -> pl.DataFrame:
             raise UsageError(f"query failed: no table `{name}`; tables: {', '.join(sorted(tables))}")
         return describe(tables[name], STACKS_COLUMNS if name == "stacks" else PAGES_COLUMNS)
     try:
-        return pl.SQLContext(tables).execute(sql).collect()
+        return pl.SQLContext(tables).execute(hex_literals(sql)).collect()
     except (
         plx.SQLInterfaceError,
         plx.SQLSyntaxError,
         plx.ColumnNotFoundError,
         plx.InvalidOperationError,
+        plx.SchemaError,
+        plx.DuplicateError,
     ) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UsageError(f"query failed: {first}") from err

@@ -404,3 +404,14 @@ def test_frag_machine_formats_say_how_to_get_the_other_parts(dumps: Path) -> Non
     assert result.stderr == "frag: the summary only; --part stacks or --part blocks for the others\n"
     stacks = CliRunner().invoke(app, ["frag", str(dumps / "old.txt"), "-f", "json", "--part", "stacks"])
     assert (stacks.stderr, len(json.loads(stacks.stdout))) == ("", 2)
+
+
+def test_query_reads_hex_numbers_as_the_reports_print_them() -> None:
+    hashed = run("query", SAMPLE, "SELECT count(*) AS n FROM pages WHERE stack_hash = 0xf83852a29d8c4ffa", "-f", "csv")
+    assert hashed == "n\n3253\n"  # register_early_stack's records
+    ranged = "SELECT count(*) AS n FROM pages WHERE pfn >= 0x1000 AND pfn < 0x1002 AND comm <> '0x1000'"
+    assert run("query", SAMPLE, ranged, "-f", "csv") == "n\n2\n"
+    result = CliRunner().invoke(app, ["query", str(SAMPLE), "SELECT stack_hash, stack_hash FROM pages"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: query failed: ")
+    assert result.stderr.count("\n") == 1
