@@ -188,10 +188,15 @@ class _Column:
     cells: list[str]
     bare: list[str]  # numbers without thousands separators, the fallback for a narrow terminal
     width: int = 0
+    separators: bool = True
 
-    def natural(self, *, separators: bool) -> int:
-        values = self.cells if separators else self.bare
+    def natural(self) -> int:
+        values = self.shown
         return max(len(self.header), *(len(v) for v in values)) if values else len(self.header)
+
+    @property
+    def shown(self) -> list[str]:
+        return self.cells if self.separators else self.bare
 
 
 def _heading(name: str, paired: set[str], *, short: bool) -> tuple[str, str]:
@@ -264,7 +269,7 @@ def _fit(columns: list[_Column], width: int) -> int:
         return sum(c.width for c in columns) + gap * (len(columns) - 1)
 
     for column in columns:
-        column.width = column.natural(separators=True)
+        column.width = column.natural()
 
     def shrink_text(floor: int, gap: int) -> None:
         while total(gap) > width:
@@ -281,8 +286,8 @@ def _fit(columns: list[_Column], width: int) -> int:
     if total(gap) > width:
         for column in columns:
             if column.numeric:
-                column.cells = column.bare
-                column.width = column.natural(separators=False)
+                column.separators = False
+                column.width = column.natural()
     shrink_text(_NARROWEST, gap)
     return gap
 
@@ -348,7 +353,7 @@ def terminal_table(
     below = [flat[name].to_list() for name in below_names]
     for i in range(flat.height):
         if columns:
-            out.append(line([c.cells[i] for c in columns]))
+            out.append(line([c.shown[i] for c in columns]))
         lines = [text for name, values in zip(below_names, below, strict=True) for text in _below(values[i], name)]
         for text in lines:
             indented = _INDENT + _elide(text, width - len(_INDENT))

@@ -90,3 +90,57 @@ def test_footers_say_totals() -> None:
     assert diff == ["total: 10 -> 4,000 pages, +3,990 pages (+15.59 MiB); 0 appeared, 2 vanished"]
     assert render.shown_note(20, 115) == ["20 of 115 groups shown; -n 0 for all"]
     assert render.shown_note(115, 115) == []
+
+
+DIFF = pl.DataFrame(
+    {
+        "where": ["a_very_long_allocation_site_name_indeed", "short"],
+        "pages_old": [1_234_567, 0],
+        "pages_new": [9_876_543, 12],
+        "delta_pages": [8_641_976, 12],
+        "delta_mib": [33757.71875, 0.046875],
+        "allocations_old": [1_000_000, 0],
+        "allocations_new": [2_000_000, 3],
+        "delta_allocations": [1_000_000, 3],
+        "status": ["grew", "appeared"],
+    }
+)
+
+
+@pytest.mark.parametrize("width", [40, 50, 60, 72, 80, 100, 132, 200])
+def test_a_terminal_table_fits_and_never_cuts_a_number(width: int) -> None:
+    text = render.terminal_table(render.prepare(DIFF, "terminal"), width=width, title="diff by where: a -> b")
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= width
+    for number in ("1234567", "9876543", "+8641976", "+33757.72", "+1000000"):
+        digits = number.replace(",", "")
+        assert any(digits in line.replace(",", "") for line in lines), (number, text)
+    assert any("a_very_lo" in line for line in lines)
+
+
+def test_what_gives_first_in_a_narrow_terminal() -> None:
+    def table(width: int) -> list[str]:
+        return render.terminal_table(render.prepare(DIFF, "terminal"), width=width).splitlines()
+
+    assert table(132)[2].startswith("a_very_long_allocation_site_name_indeed  1,234,567")
+    # Text first (down to 16 characters, with a mark), then the gap, then the separators,
+    # then the text again.
+    assert table(100)[2].startswith("a_very_long_all… 1,234,567 9,876,543")
+    assert table(90)[2].startswith("a_very_long_all… 1234567 9876543 +8641976")
+    assert table(80)[2].startswith("a_very_lon… 1234567 9876543 +8641976")
+    # Nothing fits: one `name  value` line per column, numbers with their separators.
+    rows = table(50)
+    assert rows[0] == "-[ row 1 ]--------------"
+    assert "pages old   1,234,567" in rows
+    assert "where       a_very_long_allocation_site_name_inde…" in rows
+
+
+def test_stacks_fold_the_allocator_frames() -> None:
+    slab = " get_page_from_freelist+0x1/0x2\n __alloc_pages_noprof+0x1/0x2\n allocate_slab+0x1/0x2\n"
+    assert render.fold_stack(slab + " kmem_cache_alloc_noprof+0x1/0x2\n alloc_inode+0x1/0x2") == [
+        "[4 allocator frames]",
+        "alloc_inode+0x1/0x2",
+    ]
+    # One allocator frame is not worth a line of its own; a stack of nothing else keeps its last.
+    assert render.fold_stack(" post_alloc_hook+0x1/0x2\n f+0x1/0x2") == ["post_alloc_hook+0x1/0x2", "f+0x1/0x2"]
+    assert render.fold_stack(slab.rstrip()) == ["[2 allocator frames]", "allocate_slab+0x1/0x2"]
