@@ -85,16 +85,30 @@ def _parquet_meta(source: str | os.PathLike[str]) -> DumpMeta:
 
 def open_dump(source: str | os.PathLike[str]) -> tuple[pl.LazyFrame, DumpMeta]:
     """The table and metadata of a dump; a text dump is parsed once for both, into a
-    temporary Parquet file kept until the process ends (see :func:`staged`)."""
+    temporary Parquet file kept until the process ends (see :func:`staged`).
+
+    The same text dump opened again (unchanged, or a pipe, which cannot be read twice)
+    is not parsed again: `pagecols frag` reads it for two reports.
+    """
     if is_parquet(source):
         return pl.scan_parquet(Path(source)), _parquet_meta(source)
-    file, meta = _stage(source)
-    _KEPT.append(file)
+    key = _identity(source)
+    if key not in _KEPT:
+        _KEPT[key] = _stage(source)
+    file, meta = _KEPT[key]
     return pl.scan_parquet(_path_of(file)), meta
 
 
-#: The temporary files of text dumps scanned by :func:`open_dump`, open until the process ends.
-_KEPT: list[IO[bytes]] = []
+#: The temporary files of the text dumps :func:`open_dump` opened, open until the process ends.
+_KEPT: dict[tuple[str, int, int], tuple[IO[bytes], DumpMeta]] = {}
+
+
+def _identity(source: str | os.PathLike[str]) -> tuple[str, int, int]:
+    """A text dump's path with its size and time of change, which tell a file rewritten since."""
+    if not is_regular_file(source):
+        return os.fspath(source), 0, 0
+    st = os.stat(source)
+    return os.path.realpath(source), st.st_size, st.st_mtime_ns
 
 
 @contextlib.contextmanager

@@ -105,3 +105,26 @@ def test_arrow_array_is_pa_array(dtype: str) -> None:
     assert arrow_array(values).equals(pa.array(values))
     assert arrow_array(values, mask).equals(pa.array(values, mask=mask))
     assert arrow_array(values[::3]).equals(pa.array(values[::3]))
+
+
+def test_a_text_dump_opened_twice_is_parsed_once_unless_it_changed(
+    dump: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pagecols import frames
+
+    calls: list[object] = []
+    stage = frames._stage
+
+    def counted(source: object) -> object:
+        calls.append(source)
+        return stage(source)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(frames, "_stage", counted)
+    copy = tmp_path / "copy.txt"
+    copy.write_bytes(dump.read_bytes())
+    first = frames.open_dump(copy)[0].select("record").collect().height
+    assert frames.open_dump(copy)[0].select("record").collect().height == first == 700
+    assert len(calls) == 1
+    copy.write_bytes(dump.read_bytes().split(b"\n\n", 1)[1])  # one record fewer
+    assert frames.open_dump(copy)[0].select("record").collect().height == 699
+    assert len(calls) == 2
