@@ -143,7 +143,8 @@ def is_slab_stack(stack: str) -> bool:
     >>> is_slab_stack(" post_alloc_hook+0x1/0x2\n __kmalloc_large_node_noprof+0x1/0x2\n ___slab_alloc+0x1/0x2")
     False
     """
-    for symbol in _SYMBOLS.findall(stack):
+    for frame in _SYMBOLS.finditer(stack):
+        symbol = frame.group(1)
         if not _PAGE_ALLOCATOR.match(symbol):
             return _SLAB_PAGE.match(symbol) is not None
     return False
