@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -212,19 +214,50 @@ def sort_(ctx: typer.Context) -> None:
 
 # --- analyst reports -------------------------------------------------------------------
 
+
+def _values(module: str, name: str, *, listed: bool = False) -> Callable[[str], list[str]]:
+    """Shell completion of an option's values: the constant ``name`` of ``module``.
+
+    The module is imported only when the shell asks, so that a command does not pay for it.
+    ``listed`` completes the last item of a comma-separated list (``--by comm,me`` -> ``comm,memcg``).
+    """
+
+    def complete(incomplete: str) -> list[str]:
+        done, _, last = incomplete.rpartition(",") if listed else ("", "", incomplete)
+        prefix = f"{done}," if done else ""
+        return [prefix + v for v in getattr(importlib.import_module(module), name) if v.startswith(last)]
+
+    return complete
+
+
+def _choices(*values: str) -> Callable[[str], list[str]]:
+    """Shell completion of an option's values among ``values``."""
+
+    def complete(incomplete: str) -> list[str]:
+        return [v for v in values if v.startswith(incomplete)]
+
+    return complete
+
+
+_KEY_VALUES = _values("pagecols.analyze", "DOCUMENTED_KEYS", listed=True)
+
 _FORMAT_HELP = "table (fitted to the terminal, plain when piped), csv, json or parquet (needs -o)"
 _KEYS_HELP = (
     "group keys, repeatable or comma-separated: stack, where (the first frame outside the page, slab and "
     "vmalloc allocators), comm, pid, tgid, module, allocator, gfp, migratetype, memcg, order, or any column"
 )
-ByOption = Annotated[list[str] | None, typer.Option("--by", "-b", help=f"{_KEYS_HELP} [default: stack]")]
+ByOption = Annotated[
+    list[str] | None, typer.Option("--by", "-b", help=f"{_KEYS_HELP} [default: stack]", autocompletion=_KEY_VALUES)
+]
 LimitOption = Annotated[
     int | None,
     typer.Option(
         "-n", "--limit", min=0, help="rows to show; 0 shows all [default: 20 in a table, all in csv/json/parquet]"
     ),
 ]
-FormatOption = Annotated[str, typer.Option("--format", "-f", help=_FORMAT_HELP)]
+FormatOption = Annotated[
+    str, typer.Option("--format", "-f", help=_FORMAT_HELP, autocompletion=_values("pagecols.render", "FORMATS"))
+]
 OutOption = Annotated[Path | None, typer.Option("-o", "--out", help="write to this file instead of stdout")]
 SrcArgument = Annotated[str, typer.Argument(help="a dump (text or Parquet) or a page_owner_stacks file")]
 DumpArgument = Annotated[str, typer.Argument(help="a dump (text or Parquet)")]
@@ -270,6 +303,7 @@ def diff(
         typer.Option(
             "--order",
             help="change (the largest either way first), growth, shrinkage, pages (the largest group) or key",
+            autocompletion=_values("pagecols.analyze", "DIFF_ORDERS"),
         ),
     ] = "change",
     min_mib: Annotated[float | None, typer.Option("--min-mib", help="only groups that changed by this much")] = None,
@@ -307,7 +341,10 @@ def diff(
 def folded(
     src: SrcArgument,
     *,
-    weight: Annotated[str, typer.Option("--weight", "-w", help="pages or allocations")] = "pages",
+    weight: Annotated[
+        str,
+        typer.Option("--weight", "-w", help="pages or allocations", autocompletion=_choices("pages", "allocations")),
+    ] = "pages",
     out: OutOption = None,
 ) -> None:
     """Folded stacks (`outermost;...;innermost N`) for flamegraph.pl or speedscope.
@@ -331,7 +368,11 @@ def frag(
     *,
     part: Annotated[
         str | None,
-        typer.Option("--part", help="summary, stacks or blocks [default: summary and stacks; summary with -f/-o]"),
+        typer.Option(
+            "--part",
+            help="summary, stacks or blocks [default: summary and stacks; summary with -f/-o]",
+            autocompletion=_choices("summary", "stacks", "blocks"),
+        ),
     ] = None,
     limit: Annotated[
         int | None,
@@ -428,7 +469,9 @@ def plot_timeline(
     src: DumpArgument,
     *,
     out: PlotOut,
-    split: Annotated[str, typer.Option("--split", help="one key: comm, allocator, where, memcg, ...")] = "comm",
+    split: Annotated[
+        str, typer.Option("--split", help="one key: comm, allocator, where, memcg, ...", autocompletion=_KEY_VALUES)
+    ] = "comm",
     groups: Annotated[int, typer.Option("--groups", min=1, help="values of --split drawn; the rest is (other)")] = 6,
     title: TitleOption = None,
 ) -> None:
@@ -452,7 +495,10 @@ def plot_top(
     src: SrcArgument,
     *,
     out: PlotOut,
-    by: Annotated[list[str] | None, typer.Option("--by", "-b", help=f"{_KEYS_HELP} [default: where]")] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", "-b", help=f"{_KEYS_HELP} [default: where]", autocompletion=_KEY_VALUES),
+    ] = None,
     limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="bars to draw")] = 15,
     title: TitleOption = None,
 ) -> None:

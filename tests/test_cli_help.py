@@ -107,6 +107,20 @@ def test_shell_completion() -> None:
     assert options.stdout.split() == ["--format"]
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("pagecols top --by comm,me", ["comm,memcg"]),
+        ("pagecols top -f c", ["csv"]),
+        ("pagecols frag x --part s", ["summary", "stacks"]),
+        ("pagecols diff a b --order g", ["growth"]),
+    ],
+)
+def test_shell_completion_of_option_values(line: str, expected: list[str]) -> None:
+    env = {"_PAGECOLS_COMPLETE": "complete_bash", "COMP_WORDS": line, "COMP_CWORD": str(len(line.split()) - 1)}
+    assert _console(env=env).stdout.split() == expected
+
+
 def test_dir_lists_the_public_api() -> None:
     names = dir(pagecols)
     assert {"scan", "convert", "top", "diff", "query", "PagecolsError", "__version__"} <= set(names)
