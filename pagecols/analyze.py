@@ -202,7 +202,8 @@ def groups(source: Source | Table, by: Keys = "stack") -> pl.LazyFrame:
     if table.kind == "records":
         if "freed_before" in keys:
             lf = lf.with_columns(freed_before=pl.col("free_ts") > 0)
-        derived = [k for k in keys if k in ("stack", "where")]
+        stored = lf.collect_schema().names()
+        derived = [k for k in keys if k == "stack" or (k == "where" and k not in stored)]
         if derived:
             # Group on stack_hash with the other keys first; the stack text is then
             # decoded once per unique stack instead of once per record.
@@ -216,7 +217,7 @@ def groups(source: Source | Table, by: Keys = "stack") -> pl.LazyFrame:
             return lf.group_by(keys).agg(
                 pl.len().cast(pl.UInt64).alias("allocations"), pl.col("pages").sum().cast(pl.UInt64)
             )
-    if "where" in keys:
+    if "where" in keys and "where" not in lf.collect_schema().names():
         lf = lf.with_columns(where_expr())
     if "module" in keys and "module" not in lf.collect_schema().names():
         lf = lf.with_columns(module_expr())
@@ -662,10 +663,19 @@ def hex_literals(sql: str) -> str:
     The reports print stack hashes, PFNs and gfp masks in hex, so a query compares them in
     hex too, as in duckdb; polars SQL would read ``0x…`` as a binary string.
 
+    A number of 2**63 or more is its 64 bits read as a signed number, as the table stores a
+    stack hash (schema 5), so that the hash a report prints finds its rows.
+
     >>> hex_literals("SELECT * FROM pages WHERE pfn >= 0x100 AND comm = '0x10'")
     "SELECT * FROM pages WHERE pfn >= 256 AND comm = '0x10'"
+    >>> hex_literals("stack_hash = 0xffffffffffffffff")
+    'stack_hash = -1'
     """
-    return _SQL_HEX.sub(lambda m: m.group(1) or str(int(m.group(2), 16)), sql)
+    return _SQL_HEX.sub(lambda m: m.group(1) or _signed(int(m.group(2), 16)), sql)
+
+
+def _signed(value: int) -> str:
+    return str(value - (1 << 64) if value >= 1 << 63 else value)
 
 
 def query(source: Source | Table, sql: str) -> pl.DataFrame:

@@ -18,11 +18,11 @@ from typing import IO, Any
 
 import polars as pl
 
-from pagecols.derive import decode_records
+from pagecols.derive import decode_records, with_where
 from pagecols.errors import InputError
-from pagecols.schema import COLUMNS, METADATA_KEY, NOT_UTF8, SCHEMA_VERSION, DumpMeta
+from pagecols.schema import COLUMNS, INT64_MAX, METADATA_KEY, NOT_UTF8, SCHEMA_VERSION, DumpMeta
 from pagecols.source import is_regular_file
-from pagecols.textfmt import latin1_rows
+from pagecols.textfmt import latin1_rows, record_text
 
 #: Assumed page size for MiB figures: page_owner dumps do not say it, and 4 KiB is what x86-64 and most arm64 use.
 PAGE_SIZE = 4096
@@ -91,7 +91,8 @@ def open_dump(source: str | os.PathLike[str]) -> tuple[pl.LazyFrame, DumpMeta]:
     is not parsed again: `pagecols frag` reads it for two reports.
     """
     if is_parquet(source):
-        return pl.scan_parquet(Path(source)), _parquet_meta(source)
+        meta = _parquet_meta(source)
+        return upgrade(pl.scan_parquet(Path(source)), meta.schema_version), meta
     key = _identity(source)
     if key not in _KEPT:
         _KEPT[key] = _stage(source)
@@ -146,6 +147,38 @@ def _path_of(file: IO[bytes]) -> str:
     return f"{fds}/{file.fileno()}"
 
 
+#: The columns schema 5 made signed that were unsigned 64-bit before.
+_WIDE_UNSIGNED = ("record", "line", "pfn", "pages", "gfp_mask", "ts", "free_ts", "block")
+
+
+def upgrade(lf: pl.LazyFrame, version: int) -> pl.LazyFrame:
+    """A table read from a file of schema ``version`` as one of :data:`~pagecols.schema.SCHEMA_VERSION`.
+
+    Versions 1-4 stored unsigned integers: ``stack_hash`` keeps its bits as a signed number,
+    the other columns their values, except a number of 2**63 or more, which becomes null
+    while its record's text goes to ``raw`` (rendered from the old columns first, so that
+    ``cat`` stays byte-exact).  ``where`` is computed per stack as schema 5 stores it.
+    """
+    if version >= SCHEMA_VERSION:
+        return lf
+    too_big = pl.any_horizontal([(pl.col(c) > INT64_MAX).fill_null(False) for c in _WIDE_UNSIGNED])
+    text = record_text()
+    lf = lf.with_columns(
+        raw=pl.when(too_big & pl.col("raw").is_null())
+        .then(text.str.slice(0, text.str.len_chars() - 1))
+        .otherwise("raw")
+    )
+    types = {name: getattr(pl, _POLARS_TYPES[typ]) for name, (typ, _) in COLUMNS.items()}
+    lf = lf.with_columns(
+        pl.col("stack_hash").reinterpret(signed=True),
+        *(pl.col(c).cast(types[c], strict=False) for c in COLUMNS if c not in ("stack_hash", "where")),
+    )
+    return with_where(lf).select(list(COLUMNS))
+
+
+_POLARS_TYPES = {"int16": "Int16", "int32": "Int32", "int64": "Int64", "string": "String", "bool_": "Boolean"}
+
+
 def scan(source: str | os.PathLike[str] | pl.LazyFrame, *, decoded: bool = False) -> pl.LazyFrame:
     """The dump as a ``pl.LazyFrame`` with the columns of :mod:`pagecols.schema`.
 
@@ -171,7 +204,9 @@ def read_dump(source: str | os.PathLike[str], *, decoded: bool = False) -> pl.Da
 
 
 def columns_for_text() -> list[str]:
-    return [c for c in COLUMNS if c not in {"line", "stack_hash", "module", "allocator", "pages", "parse_error"}]
+    return [
+        c for c in COLUMNS if c not in {"line", "stack_hash", "module", "where", "allocator", "pages", "parse_error"}
+    ]
 
 
 def info(source: str | os.PathLike[str]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ only once it is complete.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
 import os
@@ -32,6 +33,7 @@ from pagecols.schema import (
     METADATA_KEY,
     STATISTICS_COLUMNS,
     DumpMeta,
+    arrow_schema,
     write_schema,
 )
 from pagecols.source import CHUNK_BYTES, Chunk, chunks, describe, is_regular_file, source_size
@@ -162,10 +164,10 @@ def iter_batches(
             on_bytes(len(chunk.data))
         batch = parsed.batch
         if report.records and batch.num_rows:
-            ids = np.arange(report.records, report.records + batch.num_rows, dtype=np.uint64)
+            ids = np.arange(report.records, report.records + batch.num_rows, dtype=np.int64)
             batch = batch.set_column(0, "record", arrow_array(ids))
         if base and batch.num_rows:
-            lines = batch.column(1).to_numpy() + np.uint64(base)
+            lines = batch.column(1).to_numpy() + np.int64(base)
             batch = batch.set_column(1, "line", arrow_array(lines))
         report.records += batch.num_rows
         return batch
@@ -311,8 +313,22 @@ def write_parquet(
                 _write_row_group(writer, group)
                 group = []
         _write_row_group(writer, group)
-        writer.add_key_value_metadata({METADATA_KEY: report.meta().to_bytes()})
+        writer.add_key_value_metadata(file_metadata(report.meta()))
     return report
+
+
+def file_metadata(meta: DumpMeta) -> dict[bytes, bytes]:
+    """The key-value metadata of a converted file: pagecols' own, and the Arrow schema with each
+    column's description.
+
+    The writer's own copy of the Arrow schema (``store_schema``) is left out because it would
+    say ``stack`` is dictionary-encoded, which readers would then hand back as a categorical;
+    this one says what :func:`pagecols.schema.arrow_schema` says.
+    """
+    # pyarrow takes a file's schema-level metadata from the stored Arrow schema, so it holds ours too.
+    ours = {METADATA_KEY: meta.to_bytes()}
+    stored = arrow_schema().with_metadata(ours)
+    return {**ours, b"ARROW:schema": base64.b64encode(stored.serialize().to_pybytes())}
 
 
 def run_convert(dump: str, out: str | os.PathLike[str] | None, *, strict: bool = False) -> ExitCode:

@@ -34,8 +34,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pagecols import formats as F
+from pagecols.derive import where_expr
 from pagecols.formats import Kind
-from pagecols.schema import ERAS, NOT_UTF8, write_schema
+from pagecols.schema import ERAS, INT64_MAX, NOT_UTF8, write_schema
 from pagecols.textfmt import header_from
 
 I64 = npt.NDArray[np.int64]
@@ -67,7 +68,7 @@ _MESSAGES = {
 
 
 class StackCache:
-    """Per-distinct-stack facts (hash, module, vmalloc, slab), shared by all chunks of one input.
+    """Per-distinct-stack facts (hash, module, ``where``, vmalloc, slab), shared by all chunks of one input.
 
     A chunk's distinct stacks are looked up in Arrow (one hash join); only stacks
     never seen before come to Python, so the cost per chunk does not grow with
@@ -77,13 +78,15 @@ class StackCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._stacks = pa.array([], type=pa.string())
-        self._hashes = np.zeros(0, dtype=np.uint64)
+        self._hashes = np.zeros(0, dtype=np.int64)
         self._modules = pa.array([], type=pa.string())
+        self._wheres = pa.array([], type=pa.string())
         self._vmalloc = np.zeros(0, dtype=bool)
         self._slab = np.zeros(0, dtype=bool)
 
-    def facts(self, stacks: pa.Array) -> tuple[npt.NDArray[np.uint64], pa.Array, Bools, Bools]:
-        """Hash, module, vmalloc-ness and slab-ness (:func:`is_slab_stack`) of each of ``stacks`` (distinct strings)."""
+    def facts(self, stacks: pa.Array) -> tuple[I64, pa.Array, pa.Array, Bools, Bools]:
+        """Hash, module, ``where``, vmalloc-ness and slab-ness (:func:`is_slab_stack`) of each of ``stacks``
+        (distinct strings)."""
         stacks = stacks.cast(pa.string())
         with self._lock:
             known = self._stacks
@@ -94,20 +97,24 @@ class StackCache:
                 # Another chunk may have added some of these meanwhile; a repeat is harmless
                 # (index_in finds the first), facts are the same.
                 self._stacks = pa.concat_arrays([self._stacks, pa.array(new, type=pa.string())])
-                self._hashes = np.concatenate([self._hashes, np.array([stack_hash(s) for s in new], dtype=np.uint64)])
+                self._hashes = np.concatenate([self._hashes, np.array([stack_hash(s) for s in new], dtype=np.int64)])
                 self._modules = pa.concat_arrays([self._modules, pa.array([stack_module(s) for s in new])])
+                wheres = pl.DataFrame({"stack": new}, schema={"stack": pl.String}).select(where_expr())
+                self._wheres = pa.concat_arrays([self._wheres, wheres.to_series().to_arrow().cast(pa.string())])
                 self._vmalloc = np.concatenate([self._vmalloc, np.array([is_vmalloc(s) for s in new], dtype=bool)])
                 self._slab = np.concatenate([self._slab, np.array([is_slab_stack(s) for s in new], dtype=bool)])
                 known = self._stacks
             ids = pc.index_in(stacks, value_set=known)
         with self._lock:
-            hashes, modules, vmalloc, slab = self._hashes, self._modules, self._vmalloc, self._slab
+            hashes, modules, wheres = self._hashes, self._modules, self._wheres
+            vmalloc, slab = self._vmalloc, self._slab
         at = ids.to_numpy(zero_copy_only=False)
-        return hashes[at], modules.take(ids), vmalloc[at], slab[at]
+        return hashes[at], modules.take(ids), wheres.take(ids), vmalloc[at], slab[at]
 
 
 def stack_hash(stack: str) -> int:
-    return int.from_bytes(hashlib.blake2b(stack.encode(), digest_size=8).digest(), "big")
+    """The 64-bit BLAKE2b of a stack's text, its bits read as a signed number (schema 5; before, unsigned)."""
+    return int.from_bytes(hashlib.blake2b(stack.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def stack_module(stack: str) -> str:
@@ -236,14 +243,18 @@ def _canonical(s: pl.Expr) -> pl.Expr:
     return s.is_null() | (s == "0") | ~s.str.starts_with("0")
 
 
+# A number that does not fit its signed column (2**63 or more for the 64-bit ones) is out
+# of range: the record keeps its raw text, so that cat still gives it back.
 _NUMERIC = {
-    "order": pl.UInt8,
-    "gfp_mask": pl.UInt64,
+    "order": pl.Int16,
+    "gfp_mask": pl.Int64,
     "pid": pl.Int32,
     "tgid": pl.Int32,
-    "ts": pl.UInt64,
-    "free_ts": pl.UInt64,
+    "ts": pl.Int64,
+    "free_ts": pl.Int64,
 }
+#: The largest order whose page count, 2**order, fits ``pages``.
+_MAX_ORDER = 62
 _HEADER_FIELDS = ("order", "gfp_mask", "gfp_flags", "pid", "tgid", "comm", "ts", "free_ts")
 
 
@@ -316,7 +327,7 @@ def _typed_headers(strings: pl.LazyFrame) -> pl.LazyFrame:
     }
     in_range = pl.all_horizontal(
         *(_canonical(f(c)) & (f(c).is_null() | typed[c].is_not_null()) for c in _NUMERIC),
-        (typed["order"] <= 63).fill_null(True),
+        (typed["order"] <= _MAX_ORDER).fill_null(True),
     )
     return strings.select("_ok", _in_range=in_range, **{c: typed.get(c, f(c)) for c in _HEADER_FIELDS})
 
@@ -430,9 +441,9 @@ def _header_columns(lay: _Layout, line_of: I64, hdr: pl.DataFrame, verdicts: _Ve
     bad = ~hdr["_in_range"].to_numpy()
     verdicts.flag(recs[bad], _RANGE, at[bad])
     cols = {c: _spread(hdr[c].to_arrow(), recs, lay.records) for c in _HEADER_FIELDS}
-    order = hdr["order"].fill_null(0).to_numpy().astype(np.uint64)
-    no_pages = (hdr["order"].is_null() | (hdr["order"] > 63)).to_numpy()
-    pages = np.left_shift(np.uint64(1), np.minimum(order, np.uint64(63)))
+    order = hdr["order"].fill_null(0).to_numpy().astype(np.int64)
+    no_pages = (hdr["order"].is_null() | (hdr["order"] > _MAX_ORDER) | (hdr["order"] < 0)).to_numpy()
+    pages = np.left_shift(np.int64(1), np.clip(order, 0, _MAX_ORDER))
     cols["pages"] = _spread(arrow_array(pages, no_pages), recs, lay.records)
     return cols
 
@@ -446,6 +457,8 @@ def _pfn_columns(
     legacy = pfn["legacy"].to_numpy()
     bad = ~pfn["ok"].to_numpy() & ~legacy
     verdicts.flag(recs[bad], _BAD_PFN, at[bad])
+    too_big = ~pfn["in_range"].to_numpy()
+    verdicts.flag(recs[too_big], _RANGE, at[too_big])
     verdicts.flag(recs[legacy], _LEGACY)
     cols = {
         c: _spread(pfn[c].to_arrow(), recs, lay.records)
@@ -474,12 +487,13 @@ def _stack_columns(lay: _Layout, cache: StackCache) -> tuple[dict[str, pa.Array]
     cut_a[recs[begin]] = lines.starts[at[begin]]
     cut_b[recs[begin]] = lines.ends[at[end]]
     encoded = _views(lines.data, lines.buf, cut_a, cut_b).dictionary_encode()
-    hashes, modules, vmalloc, slab = cache.facts(encoded.dictionary)
+    hashes, modules, wheres, vmalloc, slab = cache.facts(encoded.dictionary)
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     cols = {
         "stack": pa.DictionaryArray.from_arrays(encoded.indices, encoded.dictionary.cast(pa.string())),
         "stack_hash": arrow_array(hashes[codes]),
         "module": modules.take(encoded.indices),
+        "where": wheres.take(encoded.indices),
     }
     return cols, vmalloc[codes], slab[codes]
 
@@ -512,8 +526,8 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
     line_of = _check_layout(lay, verdicts)
 
     cols: dict[str, pa.Array] = {
-        "record": arrow_array(np.arange(lay.records, dtype=np.uint64)),
-        "line": arrow_array((lay.first + 1).astype(np.uint64)),
+        "record": arrow_array(np.arange(lay.records, dtype=np.int64)),
+        "line": arrow_array((lay.first + 1).astype(np.int64)),
     }
     # Header and PFN lines are parsed in one polars run, so they share its threads.
     hdr_lines = lay.lines.take(line_of[Kind.HEADER][line_of[Kind.HEADER] >= 0])
@@ -532,7 +546,7 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
     slab_page = trailers["slab_cache_page"].to_numpy(zero_copy_only=False)
     cols["allocator"] = allocator_names(cma, slab | slab_page | slab_stack, vmalloc)
     in_record = lay.blank & (lay.rec_of_line >= 0)
-    cols["blank_after"] = arrow_array(np.bincount(lay.rec_of_line[in_record], minlength=lay.records).astype(np.uint32))
+    cols["blank_after"] = arrow_array(np.bincount(lay.rec_of_line[in_record], minlength=lay.records).astype(np.int64))
 
     lines = lay.lines
     reason = verdicts.reason
@@ -679,10 +693,12 @@ def _pfn_query(lines: pl.Series) -> pl.LazyFrame:
         .select(
             "ok",
             "line",
-            pfn=pl.when(f("ok")).then(f("pfn_num")),
+            # Fits the signed columns; a line that is not ``ok`` is judged by its layout instead.
+            in_range=~f("ok") | ((f("pfn_num") <= INT64_MAX) & (f("block_num") <= INT64_MAX)),
+            pfn=pl.when(f("ok")).then(f("pfn_num").cast(pl.Int64, strict=False)),
             pfn_hex=pl.when(f("ok")).then(is_hex),
             migratetype=pl.when(f("ok")).then(f("migratetype")),
-            block=pl.when(f("ok")).then(f("block_num")),
+            block=pl.when(f("ok")).then(f("block_num").cast(pl.Int64, strict=False)),
             block_migratetype=pl.when(f("ok")).then(f("block_migratetype")),
             page_flags=pl.when(f("ok")).then(f("flags").str.slice(6)),
             cma=f("line").str.contains("CMA", literal=True),
@@ -700,9 +716,9 @@ def _finish_pfn(df: pl.DataFrame) -> pl.DataFrame:
     old = (~f("ok")) & legacy.struct.field("1").is_not_null()
     return df.select(
         pl.exclude("line", "pfn", "block"),
-        pfn=pl.when(old).then(legacy.struct.field("1").str.to_integer(dtype=pl.UInt64, strict=False)).otherwise("pfn"),
+        pfn=pl.when(old).then(legacy.struct.field("1").str.to_integer(dtype=pl.Int64, strict=False)).otherwise("pfn"),
         block=pl.when(old)
-        .then(legacy.struct.field("2").str.to_integer(dtype=pl.UInt64, strict=False))
+        .then(legacy.struct.field("2").str.to_integer(dtype=pl.Int64, strict=False))
         .otherwise("block"),
         legacy=old,
     )

@@ -24,11 +24,19 @@ if TYPE_CHECKING:
 
 #: 2: a record that is not valid UTF-8 keeps its bytes in ``raw`` as Latin-1 (NOT_UTF8); in
 #: version 1 they were replaced by U+FFFD.  3: such a record that also did not parse says why
-#: before NOT_UTF8.  An older pagecols refuses a newer file rather than print such a ``raw``
-#: as UTF-8.  4: ``allocator`` says SLAB for slab pages without the ``slab`` page flag (6.10+);
-#: a file of version 3 or older labels them as page_owner_sort does (reconvert it).
-SCHEMA_VERSION = 4
+#: before NOT_UTF8.  4: ``allocator`` says SLAB for slab pages without the ``slab`` page flag (6.10+);
+#: a file of version 3 or older labels them as page_owner_sort does (reconvert it).  5: signed
+#: integer types only (Spark, Trino and BigQuery have no unsigned ones: ``stack_hash`` keeps its
+#: bits as a signed number, a number of 2**63 or more in the text keeps the record's ``raw``),
+#: ``where`` stored, each column's description in the file.  An older pagecols refuses a newer
+#: file; files of versions 1-4 are upgraded to these types as they are read (``frames.upgrade``).
+SCHEMA_VERSION = 5
 METADATA_KEY = b"pagecols"
+#: The Arrow field metadata key of a column's description (pyarrow, DuckDB and Spark users read it
+#: from the Arrow schema stored in the file's ``ARROW:schema`` key).
+DESCRIPTION_KEY = "description"
+#: The largest number a stored integer column holds; a bigger one in the text keeps the record's ``raw``.
+INT64_MAX = (1 << 63) - 1
 
 # Allocator labels, in the order page_owner_sort prints them; a record
 # with none of the first three is OTHERS.  Stored joined by "|".
@@ -36,35 +44,38 @@ ALLOCATORS = ("CMA", "SLAB", "VMALLOC", "OTHERS")
 
 #: column name -> (Arrow type name, description).  Order is the Parquet column order.
 #: Types are named, not imported, so that reading a converted file (``info``) needs no pyarrow.
+#: Every type is signed, so that any engine reads the file natively; the descriptions go into
+#: the file as each field's ``description`` metadata (:func:`arrow_schema`).
 COLUMNS: dict[str, tuple[str, str]] = {
-    "record": ("uint64", "0-based position of the record in the input"),
-    "line": ("uint64", "1-based input line of the record's first line"),
-    "pfn": ("uint64", "page frame number of the (head) page; null without a PFN line"),
-    "order": ("uint8", "allocation order"),
-    "pages": ("uint64", "base pages in the allocation, 2**order"),
-    "gfp_mask": ("uint64", "the gfp mask as a number"),
+    "record": ("int64", "0-based position of the record in the input"),
+    "line": ("int64", "1-based input line of the record's first line"),
+    "pfn": ("int64", "page frame number of the (head) page; null without a PFN line"),
+    "order": ("int16", "allocation order"),
+    "pages": ("int64", "base pages in the allocation, 2**order"),
+    "gfp_mask": ("int64", "the gfp mask as a number"),
     "gfp_flags": ("string", "the gfp flag names as printed, joined by '|'; null before 4.6"),
     "pid": ("int32", "pid of the allocating task; null before 5.11"),
     "tgid": ("int32", "tgid of the allocating task; null before 5.18"),
     "comm": ("string", "command name of the allocating task; null before 5.18"),
-    "ts": ("uint64", "allocation time, ns since boot; null before 5.11"),
-    "free_ts": ("uint64", "time of the page's previous free, ns; null before 5.12 and from 6.7"),
+    "ts": ("int64", "allocation time, ns since boot; null before 5.11"),
+    "free_ts": ("int64", "time of the page's previous free, ns; null before 5.12 and from 6.7"),
     "pfn_hex": ("bool_", "the PFN was printed in hex (6.5+)"),
     "migratetype": ("string", "the page's migratetype (from its gfp mask)"),
-    "block": ("uint64", "pageblock number, pfn >> pageblock_order"),
+    "block": ("int64", "pageblock number, pfn >> pageblock_order"),
     "block_migratetype": ("string", "the pageblock's migratetype"),
     "page_flags": ("string", "the page flags as printed after 'Flags '"),
     "allocator": ("string", "CMA, SLAB, VMALLOC joined by '|', else OTHERS (docs/page-owner-format.md)"),
     "stack": ("string", "the stack lines as printed (leading space kept), joined by '\\n'"),
-    "stack_hash": ("uint64", "64-bit BLAKE2b of `stack`: stable across files and versions"),
+    "stack_hash": ("int64", "64-bit BLAKE2b of `stack` (its bits as a signed number): stable across files"),
     "module": ("string", "first `[module]` among the frames, else 'vmlinux'"),
-    "handle": ("uint32", "stack depot handle (2026 mm tree, mode=handle|stack_handle)"),
+    "where": ("string", "who allocated: the first frame outside the page, slab and vmalloc allocators"),
+    "handle": ("int64", "stack depot handle (2026 mm tree, mode=handle|stack_handle)"),
     "migrate_reason": ("string", "last migrate reason, when the page was migrated"),
     "slab_cache_page": ("bool_", "the record has a 'Slab cache page' line"),
     "memcg": ("string", "name of the memcg the page is charged to"),
     "memcg_via_objcg": ("bool_", "charged '(via objcg) '; null when not charged"),
     "memcg_offline": ("bool_", "the memcg was 'offline '; null when not charged"),
-    "blank_after": ("uint32", "blank lines after the record (1 normally, 0 on an unterminated last record)"),
+    "blank_after": ("int64", "blank lines after the record (1 normally, 0 on an unterminated last record)"),
     "raw": ("string", "the record's exact text when the columns cannot render it; else null (see NOT_UTF8)"),
     "parse_error": ("string", "why the record did not parse, then NOT_UTF8 if it is not UTF-8; else null"),
 }
@@ -81,10 +92,12 @@ NOT_UTF8 = "record is not valid UTF-8 text; `raw` holds its bytes decoded as Lat
 
 @cache
 def arrow_schema() -> pa.Schema:
-    """The table's Arrow schema: what ``scan`` and ``read_dump`` return."""
+    """The table's Arrow schema: what ``scan`` and ``read_dump`` return, each field described."""
     import pyarrow as pa
 
-    return pa.schema([pa.field(name, getattr(pa, typ)()) for name, (typ, _) in COLUMNS.items()])
+    return pa.schema(
+        [pa.field(name, getattr(pa, typ)(), metadata={DESCRIPTION_KEY: text}) for name, (typ, text) in COLUMNS.items()]
+    )
 
 
 @cache
@@ -127,6 +140,7 @@ DICTIONARY_COLUMNS = (
     "stack",
     "stack_hash",
     "module",
+    "where",
     "migrate_reason",
     "memcg",
 )

@@ -39,10 +39,10 @@ from pagecols.errors import InputError, ParseError, UsageError
 STACKS_SCHEMA: Final = pl.Schema(
     {
         "stack": pl.String,
-        "stack_hash": pl.UInt64,
+        "stack_hash": pl.Int64,
         "pages": pl.UInt64,
         "allocations": pl.UInt64,
-        "handle": pl.UInt32,
+        "handle": pl.Int64,
     }
 )
 
@@ -121,7 +121,7 @@ def hash_stacks(stacks: pl.Series) -> pl.Series:
     from pagecols.parse import stack_hash
 
     values = [None if s is None else stack_hash(s) for s in stacks.to_list()]
-    return pl.Series(stacks.name or "stack_hash", values, dtype=pl.UInt64)
+    return pl.Series(stacks.name or "stack_hash", values, dtype=pl.Int64)
 
 
 def parse_stacks(text: str, *, source: str = "<text>") -> pl.DataFrame:

@@ -17,12 +17,12 @@ _HEX_DIGIT = {i: "0123456789abcdef"[i] for i in range(16)}
 
 
 def hex_expr(col: str) -> pl.Expr:
-    """Lower-case hex digits of a UInt64 column, without ``0x``, as the kernel's ``%lx`` prints them.
+    """Lower-case hex digits of an integer column, without ``0x``, as the kernel's ``%lx`` prints them.
 
     Pure polars (one digit per nibble, leading zeros stripped), so rendering needs neither
     numpy nor pyarrow: `pagecols sort` renders every gfp mask this way.
     """
-    value = pl.col(col)
+    value = pl.col(col).cast(pl.UInt64)
     nibbles = [
         ((value // pl.lit(16**k, dtype=pl.UInt64)) % 16).replace_strict(_HEX_DIGIT, return_dtype=pl.String)
         for k in range(15, -1, -1)

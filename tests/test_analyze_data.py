@@ -15,6 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from pagecols import schema
+from pagecols.derive import where_expr
 
 #: The polars schema of a parsed dump.
 RECORDS_SCHEMA = pl.from_arrow(schema.ARROW_SCHEMA.empty_table()).schema  # type: ignore[union-attr]
@@ -42,7 +43,7 @@ def frames(*symbols: str) -> str:
 
 
 def blake(stack: str) -> int:
-    return int.from_bytes(hashlib.blake2b(stack.encode(), digest_size=8).digest(), "big")
+    return int.from_bytes(hashlib.blake2b(stack.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 # polars types Series.sum() as int | float | Decimal and Series.min() as any Python
@@ -89,7 +90,8 @@ def make_records(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
 
     ``pfn`` defaults to the row number times 512 (one pageblock each), ``block`` to
     ``pfn >> 9``, ``pages`` to ``2**order``, ``block_migratetype`` to ``migratetype``,
-    ``module`` to the first ``[mod]`` frame, ``stack_hash`` to BLAKE2b of ``stack``.
+    ``module`` to the first ``[mod]`` frame, ``stack_hash`` to BLAKE2b of ``stack``, ``where``
+    to what the parser stores.
     """
     out: list[dict[str, Any]] = []
     line = 1
@@ -112,7 +114,8 @@ def make_records(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
     table = pa.Table.from_pylist(out, schema=schema.ARROW_SCHEMA)
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    return frame
+    # `where` as the parser stores it, unless a row gives its own.
+    return frame.with_columns(pl.coalesce("where", where_expr()))
 
 
 def test_make_records_has_the_parser_schema() -> None:

@@ -26,36 +26,38 @@ SAMPLE = ROOT / "data" / "handmade-6.3.txt"
 OLD = Path(__file__).resolve().parent / "fixtures" / "old-schemas"
 
 #: Every column of a converted dump, in file order, with its polars type.  Change it only
-#: with the schema (and SCHEMA_VERSION) on purpose.
+#: with the schema (and SCHEMA_VERSION) on purpose.  Schema 5 made every integer signed (Spark,
+#: Trino and BigQuery have no unsigned types), `order` 16-bit, and stored `where`.
 PUBLIC_TYPES: dict[str, pl.DataType] = {
-    "record": pl.UInt64(),
-    "line": pl.UInt64(),
-    "pfn": pl.UInt64(),
-    "order": pl.UInt8(),
-    "pages": pl.UInt64(),
-    "gfp_mask": pl.UInt64(),
+    "record": pl.Int64(),
+    "line": pl.Int64(),
+    "pfn": pl.Int64(),
+    "order": pl.Int16(),
+    "pages": pl.Int64(),
+    "gfp_mask": pl.Int64(),
     "gfp_flags": pl.String(),
     "pid": pl.Int32(),
     "tgid": pl.Int32(),
     "comm": pl.String(),
-    "ts": pl.UInt64(),
-    "free_ts": pl.UInt64(),
+    "ts": pl.Int64(),
+    "free_ts": pl.Int64(),
     "pfn_hex": pl.Boolean(),
     "migratetype": pl.String(),
-    "block": pl.UInt64(),
+    "block": pl.Int64(),
     "block_migratetype": pl.String(),
     "page_flags": pl.String(),
     "allocator": pl.String(),
     "stack": pl.String(),
-    "stack_hash": pl.UInt64(),
+    "stack_hash": pl.Int64(),
     "module": pl.String(),
-    "handle": pl.UInt32(),
+    "where": pl.String(),
+    "handle": pl.Int64(),
     "migrate_reason": pl.String(),
     "slab_cache_page": pl.Boolean(),
     "memcg": pl.String(),
     "memcg_via_objcg": pl.Boolean(),
     "memcg_offline": pl.Boolean(),
-    "blank_after": pl.UInt32(),
+    "blank_after": pl.Int64(),
     "raw": pl.String(),
     "parse_error": pl.String(),
 }
@@ -77,36 +79,46 @@ def test_text_dump_columns_have_the_public_types() -> None:
 
 
 U64_MAX = 2**64 - 1
-# pfn >> pageblock_order (9 on x86-64) of the largest PFN.
-BLOCK_OF_MAX_PFN = U64_MAX >> 9
+I64_MAX = 2**63 - 1
 STACK = " post_alloc_hook+0x1a5/0x1d0\n get_page_from_freelist+0x3e4/0x1520"
 
 
 @pytest.mark.parametrize(
-    ("pfn_text", "pfn_hex"),
+    ("largest", "pfn_hex", "stored"),
     [
-        # %lu up to 6.4, 0x%lx from 6.5 (page-owner-format.md A.3): the largest unsigned long either way.
-        pytest.param(str(U64_MAX), False, id="decimal-pfn"),
-        pytest.param(f"0x{U64_MAX:x}", True, id="hex-pfn"),
+        # %lu up to 6.4, 0x%lx from 6.5 (page-owner-format.md A.3).  Up to 2**63 - 1 the columns hold the
+        # numbers (schema 5 is signed); the largest unsigned long keeps the record's text.
+        pytest.param(I64_MAX, False, True, id="decimal-pfn-int64"),
+        pytest.param(I64_MAX, True, True, id="hex-pfn-int64"),
+        pytest.param(U64_MAX, False, False, id="decimal-pfn-u64"),
+        pytest.param(U64_MAX, True, False, id="hex-pfn-u64"),
     ],
 )
-def test_largest_values_the_kernel_prints_round_trip(tmp_path: Path, pfn_text: str, pfn_hex: bool) -> None:
+def test_largest_values_the_kernel_prints_round_trip(tmp_path: Path, largest: int, pfn_hex: bool, stored: bool) -> None:
+    pfn_text = f"0x{largest:x}" if pfn_hex else str(largest)
+    # pfn >> pageblock_order (9 on x86-64).
+    block = largest >> 9
     text = (
         f"Page allocated via order 10, mask 0xffffffff(GFP_KERNEL), pid 4194304, tgid 4194304 (x), "
-        f"ts {U64_MAX} ns, free_ts {U64_MAX} ns\n"
-        f"PFN {pfn_text} type Movable Block {BLOCK_OF_MAX_PFN} type Movable Flags 0x0(node=0|zone=0)\n"
+        f"ts {largest} ns, free_ts {largest} ns\n"
+        f"PFN {pfn_text} type Movable Block {block} type Movable Flags 0x0(node=0|zone=0)\n"
         f"{STACK}\n\n"
     )
+    if not stored:  # a dump has one record that parses at least
+        text = text.replace(str(largest), "1").replace(f"0x{largest:x}", "0x1").replace(str(block), "0") + text
     dump = tmp_path / "dump.txt"
     dump.write_text(text)
     converted = tmp_path / "dump.parquet"
     pagecols.convert(dump, converted)
     for source in (dump, converted):
-        row = pagecols.read_dump(source).row(0, named=True)
-        assert (row["raw"], row["parse_error"]) == (None, None), source
-        assert (row["ts"], row["free_ts"]) == (U64_MAX, U64_MAX), source
-        assert (row["pfn"], row["pfn_hex"], row["block"]) == (U64_MAX, pfn_hex, BLOCK_OF_MAX_PFN), source
-        assert (row["order"], row["pages"], row["gfp_mask"], row["pid"]) == (10, 1024, 0xFFFFFFFF, 4194304)
+        row = pagecols.read_dump(source).row(-1, named=True)
+        if stored:
+            assert (row["raw"], row["parse_error"]) == (None, None), source
+            assert (row["ts"], row["free_ts"]) == (largest, largest), source
+            assert (row["pfn"], row["pfn_hex"], row["block"]) == (largest, pfn_hex, block), source
+            assert (row["order"], row["pages"], row["gfp_mask"], row["pid"]) == (10, 1024, 0xFFFFFFFF, 4194304)
+        else:
+            assert (row["raw"], row["parse_error"]) == (text.split("\n\n")[1], "number out of range"), source
         out = io.BytesIO()
         pagecols.cat(source, out)
         assert out.getvalue() == text.encode()

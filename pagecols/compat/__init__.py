@@ -90,7 +90,7 @@ def _check_columns(names: Sequence[str], needs: Needs) -> None:
 
 def _stacks(lf: pl.LazyFrame, needs: Needs) -> pl.LazyFrame:
     if not needs.st:
-        return pl.LazyFrame(schema={"stack_hash": pl.UInt64, "stack": pl.String})
+        return pl.LazyFrame(schema={"stack_hash": pl.Int64, "stack": pl.String})
     # The text reader may hand the stacks over dictionary-encoded (Categorical).  A filter
     # on the first of each hash is half the work of unique().
     return (
