@@ -151,6 +151,8 @@ def iter_batches(
         errors = [(base + line, msg, text) for line, msg, text in parsed.first_errors]
         if errors and strict:
             line, msg, text = errors[0]
+            if not report.eras and not parsed.eras and _is_stacks_line(text):
+                raise InputError(f"{report.source}: {STACKS_FILE_HINT}")
             raise ParseError(msg, source=report.source, line=line, text=text)
         report.unparsed += parsed.error_count
         report.not_utf8 += parsed.not_utf8

@@ -102,10 +102,11 @@ def test_a_pipe_needs_an_output_name(tmp_path: Path, dump: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("command", ["convert", "info", "cat"])
-def test_a_stacks_file_is_named_with_the_commands_that_read_it(command: str) -> None:
+@pytest.mark.parametrize("words", [["convert"], ["convert", "--strict"], ["info"], ["cat"]], ids=" ".join)
+def test_a_stacks_file_is_named_with_the_commands_that_read_it(words: list[str], tmp_path: Path) -> None:
     stacks = Path(__file__).resolve().parent.parent / "data" / "linux-6.12-memcg.show_stacks.txt.gz"
-    result = runner.invoke(app, [command, str(stacks)])
+    out = ["-o", str(tmp_path / "x.parquet")] if "--strict" in words else []
+    result = runner.invoke(app, [*words, str(stacks), *out])
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr == (
