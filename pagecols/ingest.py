@@ -152,7 +152,7 @@ def iter_batches(
         if errors and strict:
             line, msg, text = errors[0]
             if not report.eras and not parsed.eras and _is_stacks_line(text):
-                raise InputError(f"{report.source}: {STACKS_FILE_HINT}")
+                raise InputError(_stacks_file(report.source))
             raise ParseError(msg, source=report.source, line=line, text=text)
         report.unparsed += parsed.error_count
         report.not_utf8 += parsed.not_utf8
@@ -213,16 +213,19 @@ def _check_found_records(report: IngestReport) -> None:
         raise InputError(f"{report.source}: empty input: no page_owner records")
     if not report.eras:  # every record that was read as one has an era
         if report.first_errors and _is_stacks_line(report.first_errors[0][2]):
-            raise InputError(f"{report.source}: {STACKS_FILE_HINT}")
+            raise InputError(_stacks_file(report.source))
         where = report.error_lines()[0] if report.first_errors else report.source
         raise InputError(f"not a page_owner dump: no record parses; first: {where}")
 
 
-#: What to do with a page_owner_stacks file given where a dump is needed.
-STACKS_FILE_HINT = (
-    "a page_owner_stacks file (show_stacks), not a page_owner dump: "
-    "`top`, `diff`, `folded`, `query` and `plot top` read it"
-)
+def _stacks_file(source: str) -> str:
+    """What to do with a page_owner_stacks file given where a dump is needed."""
+    # A pipe is read as a dump without looking first (frames.is_parquet, analyze.load).
+    where = "" if is_regular_file(source) else " from a file (a pipe or stdin is read as a dump)"
+    return (
+        f"{source}: a page_owner_stacks file (show_stacks), not a page_owner dump: "
+        f"`top`, `diff`, `folded`, `query` and `plot top` read it{where}"
+    )
 
 
 def _is_stacks_line(text: str) -> bool:

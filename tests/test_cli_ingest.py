@@ -128,6 +128,15 @@ def test_convert_from_stdin(tmp_path: Path, dump: Path) -> None:
     assert cat.stdout == dump.read_bytes()
 
 
+def test_a_stacks_file_on_stdin_is_named_too() -> None:
+    """`top` reads a stacks file, but not from stdin or a pipe, which are read as dumps."""
+    stacks = Path(__file__).resolve().parent.parent / "data" / "linux-6.12-memcg.show_stacks.txt.gz"
+    result = runner.invoke(app, ["top", "-"], input=gzip.decompress(stacks.read_bytes()))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: <stdin>: a page_owner_stacks file (show_stacks), not a page_owner dump")
+    assert result.stderr.endswith("read it from a file (a pipe or stdin is read as a dump)\n")
+
+
 def test_stdin_needs_an_output_name() -> None:
     result = runner.invoke(app, ["convert", "-"], input="")
     assert result.exit_code == 2
