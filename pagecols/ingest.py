@@ -142,7 +142,8 @@ def iter_batches(
 
     def finish(chunk: Chunk, parsed: ParsedChunk) -> pa.RecordBatch:
         if chunk.is_first:
-            report.leading_blank_lines = parsed.leading_blank_lines
+            report.leading_blank_lines = chunk.leading_blank_lines + parsed.leading_blank_lines
+            report.lines += chunk.leading_blank_lines
         if chunk.is_last:
             report.missing_final_newline = bool(chunk.data) and not chunk.data.endswith(b"\n")
         # Chunks are parsed out of order, so line numbers are made absolute only here.

@@ -44,6 +44,8 @@ class Chunk:
     data: bytearray
     is_first: bool
     is_last: bool
+    #: Blank lines taken off the input's start before this chunk (only the first chunk has any).
+    leading_blank_lines: int = 0
 
 
 def is_regular_file(source: str | os.PathLike[str]) -> bool:
@@ -92,71 +94,141 @@ def open_binary(source: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         elif kind == "bzip2":
             yield stack.enter_context(cast(BinaryIO, bz2.BZ2File(buffered)))
         elif kind == "zstd":
-            import zstandard
-
-            reader = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True, closefd=False)
-            yield stack.enter_context(cast(BinaryIO, reader))
+            yield stack.enter_context(cast(BinaryIO, ZstdFrames(buffered)))
         else:
             yield buffered
 
 
-def chunks(source: str | os.PathLike[str], *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
-    """Yield the input as chunks that each start at a record (or at the file start)."""
+class ZstdFrames(io.RawIOBase):
+    """The text of a zstd stream of one or more frames; one that ends early is an error.
+
+    zstandard's own stream reader hands out what it has when the input runs out inside
+    a frame, and says nothing: a cut ``.zst`` would convert to a table with records
+    missing.  Here each frame gets a decompressor of its own, whose ``eof`` says whether
+    it was whole.  Frames may ask for a window of up to 2 GiB (``zstd --long=31``).
+    """
+
+    #: Compressed bytes fed at a time.  Small, as zstd can expand a few bytes 30,000-fold.
+    FEED = 8 << 10
+
+    def __init__(self, raw: BinaryIO) -> None:
+        import zstandard
+
+        super().__init__()
+        self._raw = raw
+        self._dctx = zstandard.ZstdDecompressor(max_window_size=1 << 31)
+        self._frame: zstandard.ZstdDecompressionObj | None = None  # None between frames
+        self._next = b""  # input after the frame that just ended
+        self._out = b""
+        self._at = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, view: memoryview) -> int:  # type: ignore[override]
+        while self._at == len(self._out):
+            if not self._decompress_more():
+                return 0
+        n = min(len(view), len(self._out) - self._at)
+        view[:n] = memoryview(self._out)[self._at : self._at + n]
+        self._at += n
+        return n
+
+    def _decompress_more(self) -> bool:
+        data, self._next = self._next or self._raw.read(self.FEED), b""
+        if not data:
+            if self._frame is not None:
+                raise EOFError("the input ends inside a zstd frame")
+            return False
+        if self._frame is None:
+            self._frame = self._dctx.decompressobj()
+        self._out, self._at = self._frame.decompress(data), 0
+        if self._frame.eof:
+            self._next = self._frame.unused_data
+            self._frame = None
+        return True
+
+
+def chunks(source: str | os.PathLike[str], *, chunk_bytes: int | None = None) -> Iterator[Chunk]:
+    """Yield the input as chunks that each start at a record, CRLF line ends made LF.
+
+    The chunks hold the same bytes, whatever ``chunk_bytes`` is (:data:`CHUNK_BYTES` by
+    default; tests make it small to put every oddity across a boundary): each byte is
+    normalised once, when it is read, and a CR that ends a read waits for the next one.
+    Blank lines at the very start are counted in the first chunk, not held in it.
+    """
+    size = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
     name = describe(source)
     with open_binary(source) as stream:
-        carry = b""
+        carry = b""  # the partial record after the last cut, already normalised
+        held_cr = b""  # a CR that ended the last read: half of a CRLF, maybe
         first = True
+        leading = 0
+        read = 0
         while True:
             # Each chunk gets a buffer of its own that the parser may keep (Arrow arrays view it),
             # so the only copy made here is of the partial record carried to the next chunk.
-            data = bytearray(len(carry) + chunk_bytes)
-            data[: len(carry)] = carry
-            got = _readinto(stream, memoryview(data)[len(carry) :], name)
-            del data[len(carry) + got :]
-            if got == 0:
-                _normalise_line_ends(data)
-                yield Chunk(data, first, True)
-                return
-            # A CR at the very end may be half of a CRLF split by the read.
-            hold = b""
-            if data.endswith(b"\r"):
-                hold = b"\r"
+            fresh = len(carry)
+            data = bytearray(fresh + len(held_cr) + size)
+            data[:fresh] = carry
+            data[fresh : fresh + len(held_cr)] = held_cr
+            got = _readinto(stream, memoryview(data)[fresh + len(held_cr) :], name, read)
+            read += got
+            del data[fresh + len(held_cr) + got :]
+            held_cr = b""
+            if got and data.endswith(b"\r"):
+                held_cr = b"\r"
                 del data[-1:]
-            _normalise_line_ends(data)
+            _normalise_line_ends(data, fresh)
+            if first and fresh == 0:
+                blank = len(data) - len(data.lstrip(b"\n"))
+                leading += blank
+                del data[:blank]
+            if got == 0:
+                yield Chunk(data, first, True, leading)
+                return
             cut = _record_start_cut(data)
             if cut < 0:
                 if len(data) > MAX_RECORD_BYTES:
                     raise InputError(f"{name}: no blank line in {len(data):,} bytes: not a page_owner dump")
-                carry = bytes(data) + hold
+                carry = bytes(data)
                 continue
-            carry = bytes(data[cut:]) + hold
+            carry = bytes(data[cut:])
             del data[cut:]
-            yield Chunk(data, first, False)
+            yield Chunk(data, first, False, leading)
             first = False
 
 
-def _normalise_line_ends(data: bytearray) -> None:
-    if b"\r" in data:
-        data[:] = data.replace(b"\r\n", b"\n")
+def _normalise_line_ends(data: bytearray, start: int) -> None:
+    """CRLF -> LF in ``data[start:]``: the bytes before ``start`` are normalised already."""
+    if data.find(b"\r", start) >= 0:
+        data[start:] = data[start:].replace(b"\r\n", b"\n")
 
 
-def _readinto(stream: BinaryIO, view: memoryview, name: str) -> int:
-    """Fill ``view`` as far as the stream allows (short reads happen on pipes and decompressors)."""
+def _readinto(stream: BinaryIO, view: memoryview, name: str, before: int) -> int:
+    """Fill ``view`` as far as the stream allows (short reads happen on pipes and decompressors).
+
+    ``before`` is how many bytes the stream gave so far, for the error message.
+    """
     total = 0
     while total < len(view):
         try:
             got = stream.readinto(view[total:])  # type: ignore[attr-defined]
         except (EOFError, OSError, zlib.error, lzma.LZMAError) as e:
-            raise InputError(f"{name}: compressed input is corrupt or truncated ({e})") from e
+            raise _corrupt(name, before + total, e) from e
         except Exception as e:
             # zstandard raises its own ZstdError, which has no common base with the above.
             if type(e).__name__ == "ZstdError":
-                raise InputError(f"{name}: compressed input is corrupt or truncated ({e})") from e
+                raise _corrupt(name, before + total, e) from e
             raise
         if not got:
             break
         total += got
     return total
+
+
+def _corrupt(name: str, good: int, why: Exception) -> InputError:
+    return InputError(f"{name}: compressed input is corrupt or truncated after {good:,} bytes of text ({why})")
 
 
 def _record_start_cut(data: bytearray) -> int:
@@ -165,9 +237,9 @@ def _record_start_cut(data: bytearray) -> int:
     Cutting there keeps a record together with every blank line after it; a
     cut before a trailing run of newlines could not tell how long the run is.
     """
-    last = len(data) - 1
-    while last >= 0 and data[last] == 10:
-        last -= 1
+    last = len(data.rstrip(b"\n")) - 1
+    if last < 0:
+        return -1
     found = data.rfind(b"\n\n", 0, last)
     return -1 if found < 0 else found + 2
 

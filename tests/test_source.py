@@ -1,0 +1,119 @@
+"""Reading an input: line ends, chunk boundaries and compression (``pagecols.source``)."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from pathlib import Path
+
+import pytest
+import zstandard
+from test_parse import STACK, record_63
+
+import pagecols
+from pagecols import ingest, source
+from pagecols.errors import InputError
+
+# Every oddity of line ends and blank lines a chunk boundary could split.
+ODD = (
+    b"\n\r\n\n"  # leading blank lines, one of them CRLF
+    + record_63(ts=1).encode().replace(b"\n", b"\r\n")
+    + record_63(ts=2, comm="a\rb").encode()  # a lone CR inside a line
+    + b"\n\n\n"  # a run of blank lines
+    + record_63(ts=3, stack=STACK.replace("\n", "\r\r\n")).encode()  # CR CR LF: one CR stays
+    + b"\r\n\r\n"
+    + record_63(ts=4).encode().rstrip(b"\n")
+    + b"\r"  # ends in a CR, no LF
+)
+
+
+def expected_text(data: bytes) -> bytes:
+    return data.replace(b"\r\n", b"\n")
+
+
+def joined(path: Path, chunk_bytes: int) -> tuple[int, bytes]:
+    parts = list(source.chunks(path, chunk_bytes=chunk_bytes))
+    assert all(not p.data.startswith(b"\n") for p in parts[1:]), "a chunk starts at a record"
+    return parts[0].leading_blank_lines, b"".join(bytes(p.data) for p in parts)
+
+
+def test_chunks_do_not_depend_on_where_reads_end(tmp_path: Path) -> None:
+    path = tmp_path / "odd.txt"
+    path.write_bytes(ODD)
+    want = expected_text(ODD)
+    body = want.lstrip(b"\n")
+    for size in range(1, len(ODD) + 2):
+        assert joined(path, size) == (len(want) - len(body), body), f"chunk_bytes={size}"
+
+
+def test_a_dump_round_trips_at_every_chunk_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "odd.txt"
+    path.write_bytes(ODD)
+    want = expected_text(ODD)
+    for size in [*range(1, 200, 7), *range(len(ODD) - 40, len(ODD) + 2)]:
+        monkeypatch.setattr(ingest, "chunk_size", lambda _source, size=size: size)
+        df = pagecols.read_dump(path)
+        assert df["ts"].to_list() == [1, 2, 3, 4], f"chunk_bytes={size}"
+        out = io.BytesIO()
+        pagecols.cat(path, out)
+        assert out.getvalue() == want, f"chunk_bytes={size}"
+
+
+@pytest.mark.parametrize("shift", [-2, -1, 0, 1, 2])
+def test_the_real_chunk_size_is_no_boundary_either(tmp_path: Path, shift: int) -> None:
+    # CR CR LF and a blank run placed across the 32 MiB read, as the default reads it.
+    rec = record_63().encode()
+    filler = rec * ((source.CHUNK_BYTES + shift) // len(rec))
+    pad = b"x" * (source.CHUNK_BYTES + shift - len(filler) - 2)
+    data = filler + rec.replace(b"\n", b" ", 1)[:-1] + pad + b"\r\r\n\n\n" + rec
+    path = tmp_path / "big.txt"
+    path.write_bytes(data)
+    assert joined(path, source.CHUNK_BYTES) == (0, expected_text(data))
+
+
+def test_leading_blank_lines_beyond_a_read_are_all_kept(tmp_path: Path) -> None:
+    # 40 MiB of blank lines came back as 33,554,431: the rest of the first read was dropped.
+    blank = (40 << 20) + 3
+    data = b"\n" * blank + record_63().encode()
+    path = tmp_path / "blank.txt"
+    path.write_bytes(data)
+    df = pagecols.read_dump(path)
+    assert df["line"].to_list() == [blank + 1]
+    out = io.BytesIO()
+    pagecols.cat(path, out)
+    assert out.getvalue() == data
+
+
+def zstd_cli(data: bytes, *args: str) -> bytes:
+    return subprocess.run(["zstd", "-q", "-c", *args], input=data, capture_output=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def text() -> bytes:
+    return b"".join(record_63(ts=i, stack=STACK * (i % 5 + 1)).encode() for i in range(3000))
+
+
+@pytest.mark.parametrize("cut", [0.02, 0.45, 0.7, 0.99])
+def test_a_truncated_zstd_input_is_refused(tmp_path: Path, text: bytes, cut: float) -> None:
+    packed = zstandard.ZstdCompressor().compress(text)
+    path = tmp_path / "cut.zst"
+    path.write_bytes(packed[: int(len(packed) * cut)])
+    with pytest.raises(InputError, match=r"cut\.zst: compressed input is corrupt or truncated after [0-9,]+ bytes"):
+        pagecols.convert(path, tmp_path / "out.parquet")
+    assert not list(tmp_path.glob("*.parquet*"))
+
+
+def test_zstd_frames_and_long_windows_read(tmp_path: Path, text: bytes) -> None:
+    # Two frames, the second streamed with a 1 GiB window (`zstd --long=30` without a known size).
+    path = tmp_path / "two.zst"
+    path.write_bytes(zstd_cli(text[:5000]) + zstd_cli(text[5000:], "--long=30"))
+    out = io.BytesIO()
+    pagecols.cat(path, out)
+    assert out.getvalue() == text
+
+
+def test_garbage_after_a_zstd_frame_is_refused(tmp_path: Path, text: bytes) -> None:
+    path = tmp_path / "tail.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress(text) + b"\0" * 20)
+    with pytest.raises(InputError, match=r"corrupt or truncated after [0-9,]+ bytes of text"):
+        pagecols.read_dump(path)
