@@ -34,6 +34,16 @@ SLAB_LINE = "Slab cache page"
 CHARGED_PREFIX = "Charged "
 HANDLE_PREFIX = "handle: "
 
+#: The largest order a record may have.  The buddy allocator stops at MAX_PAGE_ORDER (10 on
+#: most configurations, 13 on arm64 with 64 KiB pages), but a gigantic hugetlb page comes
+#: whole from alloc_contig_pages: 1 GiB of 4 KiB pages is order 18.  A header with a larger
+#: order keeps its raw text, and counts no pages (order 63 would wrap every total).
+MAX_ORDER = 20
+
+#: A number as printf's %u/%d (``DECIMAL_DIGITS``) and %x (``HEX_DIGITS``) print it.
+DECIMAL_DIGITS = r"^(?:0|[1-9][0-9]*)$"
+HEX_DIGITS = r"^(?:0|[1-9a-f][0-9a-f]*)$"
+
 #: Kinds a record may hold at most once.
 SINGLE_KINDS = (Kind.HEADER, Kind.PFN, Kind.HANDLE, Kind.MIGRATE, Kind.SLAB, Kind.CHARGED)
 

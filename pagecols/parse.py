@@ -54,7 +54,9 @@ Bools = npt.NDArray[np.bool_]
     _BAD_PFN,
     _BAD_TRAILER,
     _RANGE,
-) = range(10)
+    _SPELLING,
+    _BIG_ORDER,
+) = range(12)
 _MESSAGES = {
     _NO_HEADER: "record does not start with a 'Page allocated via order' header",
     _OTHER_LINE: "unrecognised line in record",
@@ -64,6 +66,8 @@ _MESSAGES = {
     _BAD_PFN: "malformed PFN line",
     _BAD_TRAILER: "malformed trailer line",
     _RANGE: "number out of range",
+    _SPELLING: "number not spelled as the kernel prints it",
+    _BIG_ORDER: f"order above {F.MAX_ORDER}",
 }
 
 
@@ -238,9 +242,12 @@ class _Lines:
         return bytes(self.data[self.starts[i] : self.ends[i]]).decode("utf-8", "replace")
 
 
-def _canonical(s: pl.Expr) -> pl.Expr:
-    """A digit string that prints back the same after a round trip through an integer."""
-    return s.is_null() | (s == "0") | ~s.str.starts_with("0")
+def _canonical(s: pl.Expr, *, hex: bool = False) -> pl.Expr:
+    """A number spelled as the kernel's printf spells it, so it prints back the same from an integer.
+
+    Not ``+5``, ``007`` or ``CC0``, which the integer parsers take all the same.
+    """
+    return s.is_null() | s.str.contains(F.HEX_DIGITS if hex else F.DECIMAL_DIGITS)
 
 
 # A number that does not fit its signed column (2**63 or more for the 64-bit ones) is out
@@ -253,8 +260,6 @@ _NUMERIC = {
     "ts": pl.Int64,
     "free_ts": pl.Int64,
 }
-#: The largest order whose page count, 2**order, fits ``pages``.
-_MAX_ORDER = 62
 _HEADER_FIELDS = ("order", "gfp_mask", "gfp_flags", "pid", "tgid", "comm", "ts", "free_ts")
 
 
@@ -325,11 +330,13 @@ def _typed_headers(strings: pl.LazyFrame) -> pl.LazyFrame:
         c: f(c).str.to_integer(base=16 if c == "gfp_mask" else 10, dtype=pl.UInt64, strict=False).cast(t, strict=False)
         for c, t in _NUMERIC.items()
     }
-    in_range = pl.all_horizontal(
-        *(_canonical(f(c)) & (f(c).is_null() | typed[c].is_not_null()) for c in _NUMERIC),
-        (typed["order"] <= _MAX_ORDER).fill_null(True),
+    return strings.select(
+        "_ok",
+        _in_range=pl.all_horizontal(f(c).is_null() | typed[c].is_not_null() for c in _NUMERIC),
+        _spelled=pl.all_horizontal(_canonical(f(c), hex=c == "gfp_mask") for c in _NUMERIC),
+        _order_ok=(typed["order"] <= F.MAX_ORDER).fill_null(True),
+        **{c: typed.get(c, f(c)) for c in _HEADER_FIELDS},
     )
-    return strings.select("_ok", _in_range=in_range, **{c: typed.get(c, f(c)) for c in _HEADER_FIELDS})
 
 
 def _render_header_strings() -> pl.Expr:
@@ -438,12 +445,14 @@ def _header_columns(lay: _Layout, line_of: I64, hdr: pl.DataFrame, verdicts: _Ve
     at = line_of[recs]
     bad = ~hdr["_ok"].to_numpy()
     verdicts.flag(recs[bad], _BAD_HEADER, at[bad])
-    bad = ~hdr["_in_range"].to_numpy()
-    verdicts.flag(recs[bad], _RANGE, at[bad])
+    for check, code in (("_in_range", _RANGE), ("_spelled", _SPELLING), ("_order_ok", _BIG_ORDER)):
+        bad = ~hdr[check].to_numpy()
+        verdicts.flag(recs[bad], code, at[bad])
     cols = {c: _spread(hdr[c].to_arrow(), recs, lay.records) for c in _HEADER_FIELDS}
     order = hdr["order"].fill_null(0).to_numpy().astype(np.int64)
-    no_pages = (hdr["order"].is_null() | (hdr["order"] > _MAX_ORDER) | (hdr["order"] < 0)).to_numpy()
-    pages = np.left_shift(np.int64(1), np.clip(order, 0, _MAX_ORDER))
+    # No pages for an order the kernel cannot have: 2**63 of them would wrap every total.
+    no_pages = (hdr["order"].is_null() | (hdr["order"] > F.MAX_ORDER) | (hdr["order"] < 0)).to_numpy()
+    pages = np.left_shift(np.int64(1), np.clip(order, 0, F.MAX_ORDER))
     cols["pages"] = _spread(arrow_array(pages, no_pages), recs, lay.records)
     return cols
 
@@ -683,11 +692,10 @@ def _pfn_query(lines: pl.Series) -> pl.LazyFrame:
                 & (f("migratetype") != "")
                 & (f("block_migratetype") != "")
                 & (digits != "")
-                & _canonical(digits)
+                & pl.when(is_hex).then(_canonical(digits, hex=True)).otherwise(_canonical(digits))
                 & _canonical(f("block"))
                 & f("pfn_num").is_not_null()
                 & f("block_num").is_not_null()
-                & ~(is_hex & digits.str.contains("[A-F]"))
             ).fill_null(False)
         )
         .select(

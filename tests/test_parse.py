@@ -316,3 +316,40 @@ def test_clean_headers_stay_on_the_vectorised_path(monkeypatch: pytest.MonkeyPat
     df = pagecols.read_dump(Path(__file__).resolve().parent.parent / "data" / "handmade-6.3.txt")
     assert df.height == 18
     assert df["raw"].null_count() == df.height
+
+
+SPELLINGS = [
+    ("Page allocated via order 0,", "Page allocated via order +0,", "number not spelled as the kernel prints it"),
+    ("pid 2345,", "pid +10,", "number not spelled as the kernel prints it"),
+    ("tgid 2301 ", "tgid 02301 ", "number not spelled as the kernel prints it"),
+    ("mask 0xcc0(", "mask 0xCC0(", "number not spelled as the kernel prints it"),
+    ("ts 1000 ns", "ts +1000 ns", "number not spelled as the kernel prints it"),
+    ("Block 512 ", "Block +5 ", "malformed PFN line"),
+    ("PFN 262144 ", "PFN +262144 ", "malformed PFN line"),
+    ("PFN 262144 ", "PFN 0x+40000 ", "malformed PFN line"),
+    ("PFN 262144 ", "PFN 0x4000A ", "malformed PFN line"),
+]
+
+
+@pytest.mark.parametrize(("good", "bad", "error"), SPELLINGS, ids=[bad.strip(" ,(") for _, bad, _ in SPELLINGS])
+def test_other_spellings_of_a_number_keep_their_text(tmp_path: Path, good: str, bad: str, error: str) -> None:
+    # Polars reads "+0", "0xCC0" and "007" as numbers; `cat` printed them back as "0", "0xcc0", "7".
+    record = record_63()
+    assert good in record
+    text = record_63(ts=1) + "\n" + record.replace(good, bad, 1)
+    df = parse_text(tmp_path, text)
+    assert df["parse_error"].to_list() == [None, error]
+    assert df["raw"][1] == record.replace(good, bad, 1).rstrip("\n")
+    assert cat_bytes(tmp_path / "dump.txt") == text.encode()
+
+
+@pytest.mark.parametrize("order", [21, 63, 64, 255])
+def test_an_order_beyond_max_order_keeps_its_text_and_counts_no_pages(tmp_path: Path, order: int) -> None:
+    from pagecols.formats import MAX_ORDER
+
+    text = record_63(order=MAX_ORDER) + "\n" + record_63(order=order) + "\n" + record_63(order=order)
+    df = parse_text(tmp_path, text)
+    assert df["parse_error"].to_list() == [None, f"order above {MAX_ORDER}", f"order above {MAX_ORDER}"]
+    assert df["pages"].to_list() == [1 << MAX_ORDER, None, None]
+    assert pagecols.info(tmp_path / "dump.txt")["pages"] == 1 << MAX_ORDER
+    assert cat_bytes(tmp_path / "dump.txt") == text.encode()
