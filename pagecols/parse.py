@@ -264,8 +264,8 @@ _HEADER_FIELDS = ("order", "gfp_mask", "gfp_flags", "pid", "tgid", "comm", "ts",
 
 
 def _header_query(lines: pl.Series) -> pl.LazyFrame:
-    """Typed header fields, plus ``_ok`` (the line renders back from them exactly) and
-    ``_in_range`` (every number fits its column and prints back the same)."""
+    """Typed header fields, plus ``_ok`` (the line renders back from them exactly), ``_in_range``
+    (every number fits its column), ``_spelled`` (and prints back the same) and ``_order_ok``."""
     return _typed_headers(_header_strings(lines))
 
 
