@@ -29,7 +29,7 @@ import sys
 import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, Final, Literal
+from typing import IO, Any, Final, Literal, cast
 
 import polars as pl
 
@@ -123,32 +123,68 @@ def cells(frame: pl.DataFrame) -> list[list[str]]:
 # --- plain text (piped) ---------------------------------------------------------------------------
 
 
+def _plain_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A column's cells as a plain table shows them (:func:`_cell`), as one polars expression."""
+    col = pl.col(name)
+    text: pl.Expr
+    if dtype == pl.Boolean:
+        text = pl.when(col).then(pl.lit("yes")).when(~col).then(pl.lit("no"))
+    elif dtype.is_float():
+        # Python's formatting, rounding halves to even as it does (0.125 -> 0.12): floats
+        # are the measures of grouped reports, a few rows, not the records.
+        spec = "+.2f" if name.startswith("delta_") else ".2f"
+        text = col.map_elements(lambda v: format(v, spec), return_dtype=pl.String, skip_nulls=True)
+    elif dtype.is_integer():
+        text = col.cast(pl.String)
+        if name.startswith("delta_"):
+            text = pl.when(col >= 0).then(pl.concat_str(pl.lit("+"), text)).otherwise(text)
+    elif name == "stack" and dtype == pl.String:
+        text = col.str.split("\n").list.eval(pl.element().str.strip_chars()).list.join("\n")
+    elif dtype == pl.String:
+        text = col
+    else:
+        text = col.map_elements(str, return_dtype=pl.String, skip_nulls=True)
+    return text.fill_null(pl.lit(_NULL))
+
+
 def plain_table(frame: pl.DataFrame) -> str:
-    """Aligned plain text; a row with a multi-line cell is followed by a blank line."""
-    rows = cells(frame)
+    """Aligned plain text; a row with a multi-line cell is followed by a blank line.
+
+    Built with polars string expressions, column by column, so that ``query`` piped out
+    of a dump of millions of records does not format them one cell at a time in Python.
+    """
+    flat = _flatten(frame)
+    names = [f"c{i}" for i in range(flat.width)]
     numeric = [dtype.is_numeric() for dtype in frame.schema.values()]
-    header = list(frame.columns)
-    split = [[cell.split("\n") for cell in row] for row in rows]
-    widths = [len(h) for h in header]
-    for row in split:
-        for i, lines in enumerate(row):
-            widths[i] = max(widths[i], *(len(line) for line in lines))
-    multiline = any(len(lines) > 1 for row in split for lines in row)
-
-    def line(values: Sequence[str]) -> str:
-        parts = [v.rjust(widths[i]) if numeric[i] else v.ljust(widths[i]) for i, v in enumerate(values)]
-        return "  ".join(parts).rstrip()
-
-    out = [line(header)]
-    for row in split:
-        height = max(len(lines) for lines in row)
-        for k in range(height):
-            out.append(line([lines[k] if k < len(lines) else "" for lines in row]))
-        if multiline:
-            out.append("")
-    if multiline and out[-1] == "":
-        out.pop()
-    return "\n".join(out) + "\n"
+    text = flat.select(_plain_text(n, d).alias(c) for c, (n, d) in zip(names, flat.schema.items(), strict=True))
+    multiline = any(text[c].str.contains("\n", literal=True).any() for c in names)
+    lines = text
+    if multiline:
+        # One row per printed line: row i, line k of each cell ("" past a cell's last line),
+        # and a blank line after every row but the last.
+        split = text.select(pl.col(names).str.split("\n")).with_row_index("_row")
+        height = pl.max_horizontal(pl.col(c).list.len() for c in names)
+        last = split.height - 1
+        lines = (
+            split.with_columns(_k=pl.int_ranges(0, height + (pl.col("_row") < last).cast(pl.UInt32)))
+            .explode("_k")
+            .select(pl.col(c).list.get(pl.col("_k"), null_on_oob=True).fill_null(pl.lit("")).alias(c) for c in names)
+        )
+    widths = [
+        max(len(header), cast("int | None", lines[c].str.len_chars().max()) or 0)
+        for header, c in zip(frame.columns, names, strict=True)
+    ]
+    padded = [
+        (pl.col(c).str.pad_start(w) if is_number else pl.col(c).str.pad_end(w))
+        for c, w, is_number in zip(names, widths, numeric, strict=True)
+    ]
+    header = "  ".join(
+        h.rjust(w) if is_number else h.ljust(w) for h, w, is_number in zip(frame.columns, widths, numeric, strict=True)
+    ).rstrip()
+    if lines.height == 0:
+        return header + "\n"
+    body = lines.select(pl.concat_str(padded, separator="  ").str.strip_chars_end().str.join("\n")).item()
+    return f"{header}\n{body}\n"
 
 
 # --- terminal -----------------------------------------------------------------------------------
