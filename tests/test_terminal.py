@@ -116,6 +116,14 @@ REPORTS = [
         id="diff-2",
     ),
     pytest.param(["frag", DUMP, "--part", "blocks"], "block", ["block_migratetype"], ["pages"], id="frag-blocks"),
+    pytest.param(["top", STACKS, "-b", "where"], "where", ["where"], ["pages", "mib"], id="top-stack-file"),
+    pytest.param(
+        ["query", DUMP, "SELECT comm, count(*) AS n, sum(pages) AS pages FROM pages GROUP BY 1 ORDER BY 2 DESC, 1"],
+        "comm",
+        ["comm"],
+        ["n", "pages"],
+        id="query",
+    ),
 ]
 
 
