@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import sys
 import textwrap
 from collections.abc import Iterator, Sequence
@@ -44,7 +43,7 @@ FORMATS: Final = ("table", "csv", "json", "parquet")
 Style = Literal["terminal", "plain", "csv", "json"]
 
 _NULL: Final = "-"
-#: Rows a table shows when ``-n`` is not given; csv, json and parquet give all.
+#: Rows a table in a terminal shows when ``-n`` is not given; anything else gives all.
 DEFAULT_ROWS: Final = 20
 
 #: Columns read in hex, as the kernel prints them, in tables (csv and json keep numbers).
@@ -448,9 +447,14 @@ def _wrap(note: str, width: int) -> str:
 
 
 def terminal_width(stream: IO[str] | None = None) -> int:
-    """The terminal's width (``COLUMNS`` wins, as for ``ls``), 80 when it cannot be told."""
-    del stream
-    return max(shutil.get_terminal_size((80, 24)).columns, 20)
+    """The width of the terminal ``stream`` (default stdout) is: ``COLUMNS`` wins, as for ``ls``; 80 when unknown."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return max(int(columns), 20)
+    try:
+        return max(os.get_terminal_size((stream or sys.stdout).fileno()).columns, 20)
+    except (AttributeError, OSError, ValueError):  # not a file, not a terminal, or closed
+        return 80
 
 
 def _wants_color() -> bool:
