@@ -15,7 +15,9 @@ _EXPORTS = {
     "convert": "pagecols.ingest",
     "info": "pagecols.frames",
     "cat": "pagecols.textout",
-    "scan": "pagecols.frames",
+    "scan": "pagecols.dataset",
+    "dumps": "pagecols.dataset",
+    "trend": "pagecols.analyze",
     "read_dump": "pagecols.frames",
     "top": "pagecols.analyze",
     "diff": "pagecols.analyze",
@@ -44,6 +46,7 @@ __all__ = [
     "cull",
     "decode",
     "diff",
+    "dumps",
     "folded",
     "frag",
     "info",
@@ -54,13 +57,15 @@ __all__ = [
     "sort",
     "timeline",
     "top",
+    "trend",
 ]
 
 if TYPE_CHECKING:
-    from pagecols.analyze import cull, decode, diff, folded, frag, query, timeline, top
+    from pagecols.analyze import cull, decode, diff, folded, frag, query, timeline, top, trend
     from pagecols.compat import sort
+    from pagecols.dataset import dumps, scan
     from pagecols.errors import InputError, PagecolsError, ParseError, UsageError
-    from pagecols.frames import info, read_dump, scan
+    from pagecols.frames import info, read_dump
     from pagecols.ingest import convert
     from pagecols.stacks import read_stacks
     from pagecols.textout import cat

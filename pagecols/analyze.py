@@ -15,6 +15,7 @@ once per unique stack (grouped on ``stack_hash``) and joined back, never per rec
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -31,7 +32,8 @@ from pagecols.errors import InputError, UsageError
 from pagecols.schema import COLUMNS
 from pagecols.source import is_regular_file
 
-Source = str | os.PathLike[str] | pl.LazyFrame | pl.DataFrame
+#: A path (a dump, a stack file, a dataset or a partition of one, a glob), several, or a frame.
+Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | pl.LazyFrame | pl.DataFrame
 Keys = str | Sequence[str]
 
 PAGE_SIZE: Final = 4096
@@ -71,7 +73,11 @@ def _kind_of(columns: Iterable[str]) -> Literal["records", "stacks"]:
 
 
 def load(source: Source | Table) -> Table:
-    """Open a source as a :class:`Table`, telling dumps, stack files and Parquet apart by content."""
+    """Open a source as a :class:`Table`, telling dumps, stack files and Parquet apart by content.
+
+    A dataset, a partition directory of one, a glob or several paths are one table of
+    records with the dumps' labels as string columns (:func:`pagecols.dataset.scan_sources`).
+    """
     if isinstance(source, Table):
         return source
     if isinstance(source, pl.DataFrame):
@@ -88,10 +94,14 @@ def load(source: Source | Table) -> Table:
                 pl.col(name).cast(dtype) for name, dtype in stk.STACKS_SCHEMA.items()
             )
         return Table(source, kind, "")
+    if isinstance(source, Sequence) and not isinstance(source, str):
+        return _load_many(source)
     path = os.fspath(source)
     name = Path(path).name
     if path == "-":
         return Table(_scan_dump(path), "records", "stdin")
+    if os.path.isdir(path) or (not os.path.exists(path) and any(c in path for c in "*?[")):
+        return _load_many(path)
     if not os.path.exists(path):
         raise InputError(f"`{path}` does not exist")
     if not is_regular_file(path):
@@ -107,7 +117,17 @@ def load(source: Source | Table) -> Table:
             raise InputError(f"cannot read `{path}` as Parquet: {err}") from err
         if _kind_of(columns) == "stacks":
             return Table(pl.scan_parquet(path), "stacks", name)
+        return _load_many(path, name)  # a file of a dataset has its labels too
     return Table(_scan_dump(path), "records", name)
+
+
+def _load_many(sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], name: str | None = None) -> Table:
+    from pagecols import dataset
+
+    if name is None:
+        paths = [sources] if isinstance(sources, str | os.PathLike) else list(sources)
+        name = os.fspath(paths[0]) + (f" (+{len(paths) - 1} more)" if len(paths) > 1 else "") if paths else "-"
+    return Table(dataset.scan_sources(sources), "records", name)
 
 
 def _scan_dump(path: str) -> pl.LazyFrame:
@@ -421,6 +441,97 @@ def diff_totals(table: pl.DataFrame, *, page_size: int = PAGE_SIZE) -> pl.DataFr
 def grew_above(table: pl.DataFrame, mib: float) -> pl.DataFrame:
     """The rows of a :func:`diff` that grew by more than ``mib`` MiB (``--fail-above``), largest first."""
     return table.filter(pl.col("delta_mib") > mib).sort("delta_mib", descending=True, maintain_order=True)
+
+
+# --- trend --------------------------------------------------------------------------------------
+
+
+def snapshot_order(values: Sequence[str | None]) -> list[str | None]:
+    """The values of a ``trend --over`` label in time order: numerically when all are numbers, else as text.
+
+    Labels are strings; ``taken=9`` comes before ``taken=10``, and ISO dates sort as text.
+    A dump without the label (null) comes first.
+    """
+    present = sorted({v for v in values if v is not None})
+    with contextlib.suppress(ValueError):
+        present.sort(key=float)
+    return ([None] if None in values else []) + list(present)
+
+
+def trend(
+    source: Source | Table,
+    *,
+    over: str,
+    by: Keys = "stack",
+    page_size: int = PAGE_SIZE,
+) -> pl.DataFrame:
+    """Pages and allocations of each group of ``by`` at each value of the label ``over``, in long form.
+
+    Columns: the keys, ``over``, ``pages``, ``allocations``, ``mib``; one row per group and
+    snapshot (a group absent from a snapshot counts 0 there), the snapshots in
+    :func:`snapshot_order`, the groups by their growth from the first snapshot to the last,
+    largest first.  At each snapshot the groups add up to its total.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> t = pl.DataFrame({"stack": [" a+0x1/0x2"] * 3, "stack_hash": [1] * 3, "pages": [1, 3, 4],
+    ...                   "taken": ["1", "2", "2"]})
+    >>> trend(t, over="taken", by="where").select("where", "taken", "pages").rows()
+    [('a', '1', 1), ('a', '2', 7)]
+    """
+    table = load(source)
+    keys = resolve_keys(table, by)
+    names = table.frame.collect_schema().names()
+    if over not in names:
+        raise UsageError(f"`{over}` is not a column of {table.label}: --over takes a label (such as `taken`)")
+    if over in keys:
+        raise UsageError(f"`{over}` is both --over and a --by key")
+    frame = table.frame.with_columns(pl.col(over).cast(pl.String))
+    per = groups(Table(frame, table.kind, table.name), [*keys, over]).collect()
+    columns = _group_columns(keys)
+    identity = ["stack_hash" if c == "stack" else c for c in columns]
+    order = snapshot_order(per[over].to_list())
+    snapshots = pl.DataFrame({over: order}, schema={over: pl.String}).with_row_index("_snapshot")
+    grid = per.select(columns).unique(identity, maintain_order=True).join(snapshots, how="cross")
+    measures = per.select(*identity, over, "pages", "allocations")
+    long = grid.join(measures, on=[*identity, over], how="left", nulls_equal=True).with_columns(
+        pl.col("pages").fill_null(0).cast(pl.Int64),
+        pl.col("allocations").fill_null(0).cast(pl.Int64),
+    )
+    growth = pl.col("pages").sort_by("_snapshot").last() - pl.col("pages").sort_by("_snapshot").first()
+    long = long.with_columns(
+        mib=pl.col("pages").cast(pl.Float64) * page_size / _MIB,
+        _growth=growth.over(identity, mapping_strategy="group_to_rows"),
+    )
+    return long.sort(
+        ["_growth", *columns, "_snapshot"], descending=[True] + [False] * (len(columns) + 1), nulls_last=True
+    ).select(*columns, over, "pages", "allocations", "mib")
+
+
+def trend_wide(long: pl.DataFrame, *, over: str) -> pl.DataFrame:
+    """A :func:`trend` frame as a table for people: one row per group, its MiB at each snapshot
+    (a column named by the snapshot's value), and ``delta_mib`` from the first to the last."""
+    columns = [c for c in long.columns if c not in (over, "pages", "allocations", "mib")]
+    identity = ["stack_hash" if c == "stack" else c for c in columns]
+    order = list(dict.fromkeys(long[over].to_list()))
+    shown = [f"{over}={v}" for v in order]
+    wide = long.with_columns(pl.format(f"{over}={{}}", pl.col(over).fill_null("(none)")).alias("_column")).pivot(
+        "_column", index=identity, values="mib", aggregate_function="first", sort_columns=False
+    )
+    shown = [c if c in wide.columns else c.replace("=None", "=(none)") for c in shown]
+    if "stack" in columns:
+        wide = wide.join(long.select("stack_hash", "stack").unique("stack_hash"), on="stack_hash", how="left")
+    change = pl.col(shown[-1]) - pl.col(shown[0])
+    return wide.select(*columns, *shown, delta_mib=change).sort(
+        ["delta_mib", *columns], descending=[True] + [False] * len(columns), nulls_last=True, maintain_order=True
+    )
+
+
+def grew_over(long: pl.DataFrame, mib: float, *, over: str) -> pl.DataFrame:
+    """The groups of a :func:`trend` that grew by more than ``mib`` MiB from the first snapshot to the last."""
+    wide = trend_wide(long, over=over)
+    return wide.filter(pl.col("delta_mib") > mib)
 
 
 # --- folded -------------------------------------------------------------------------------------

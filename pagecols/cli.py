@@ -96,42 +96,97 @@ def fail(err: PagecolsError) -> NoReturn:
 
 @app.command(epilog=EXIT_CODES_HELP)
 def convert(
-    dump: Annotated[str, typer.Argument(help="page_owner dump: a path or - for stdin; gzip/zstd/xz/bzip2 or plain")],
+    dumps: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="DUMP...",
+            help="page_owner dump(s): a path or - for stdin; gzip/zstd/xz/bzip2 or plain; several need --into",
+        ),
+    ],
+    *,
     out: Annotated[
         Path | None, typer.Option("-o", "--out", help="Parquet file to write [default: DUMP with .parquet]")
+    ] = None,
+    into: Annotated[
+        Path | None,
+        typer.Option("--into", metavar="DIR", help="add the dumps to this dataset (created if needed), all or none"),
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label", "-l", metavar="KEY=VALUE", help="the dumps' KEY=VALUE/ directory; repeatable, in order"
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, metavar="N", help="dumps converted at once [default: every core]"),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="stop at the first record that does not parse")] = False,
 ) -> None:
     """Parse a dump once and write it as Parquet.
 
+    With --into, add dumps to a dataset: a directory of Parquet files in KEY=VALUE/
+    directories (the --label options), one per dump, that every report reads as one table.
+
     \b
     Example:
       cat /sys/kernel/debug/page_owner | gzip > dump.txt.gz
       pagecols convert dump.txt.gz -o dump.parquet
+      pagecols convert web01-*.txt.gz --into fleet -l host=web01 -l taken=2026-05-01T09
     """
-    from pagecols import ingest
+    if into is None:
+        if label or len(dumps) > 1:
+            fail(UsageError("several dumps, or labels, go into a dataset: add --into DIR"))
+        from pagecols import ingest
 
-    # The console script runs the usual spellings of this command without typer (pagecols.entry).
-    code = ingest.run_convert(dump, out, strict=strict)
+        # The console script runs the usual spellings of this command without typer (pagecols.entry).
+        code = ingest.run_convert(dumps[0], out, strict=strict)
+    else:
+        if out is not None:
+            fail(UsageError("-o names one file and --into a dataset: give one of them"))
+        from pagecols import dataset
+
+        code = dataset.run_add(dumps, into, label or [], strict=strict, jobs=jobs)
     if code:
         raise typer.Exit(code)
 
 
 @app.command(epilog=EXIT_CODES_HELP)
 def info(
-    src: Annotated[str, typer.Argument(help="a Parquet file from convert, or a text dump")],
+    src: Annotated[
+        list[str],
+        typer.Argument(metavar="SRC...", help="a Parquet file from convert or a text dump; a dataset, a glob, several"),
+    ],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Records, pages, MiB, format, time span, distinct stacks, unparsed records, records not UTF-8.
 
+    Of a dataset, a partition of one, a glob or several files: one line per dump, with its
+    labels, source, checksum, format, records, pages and MiB.
+
     \b
     Example:
       pagecols info dump.parquet --json | jq .pages
+      pagecols info fleet
     """
-    from pagecols import frames
+    from pagecols import dataset, frames
 
+    if len(src) > 1 or dataset.is_many(src[0]):
+        try:
+            table = dataset.dumps(src)
+        except PagecolsError as e:
+            fail(e)
+        if json_out:
+            import json
+
+            print(json.dumps(table.to_dicts()))
+            return
+        from pagecols import render
+
+        render.emit(table, limit=0, noun="dumps", title=f"dumps: {' '.join(src)}", short_names=False)
+        return
     try:
-        facts = frames.info(src)
+        facts = frames.info(src[0])
     except PagecolsError as e:
         fail(e)
     if json_out:
@@ -146,17 +201,22 @@ def info(
 
 
 @app.command(epilog=EXIT_CODES_HELP)
-def cat(src: Annotated[str, typer.Argument(help="a Parquet file from convert, or a text dump")]) -> None:
-    """Write the dump text back out, byte for byte (line ends as LF).
+def cat(
+    src: Annotated[
+        list[str],
+        typer.Argument(metavar="SRC...", help="a Parquet file from convert or a text dump; a dataset, a glob, several"),
+    ],
+) -> None:
+    """Write the dump text back out, byte for byte (line ends as LF); several dumps one after the other.
 
     \b
     Example:
       pagecols cat dump.parquet | cmp - <(zcat dump.txt.gz)
     """
-    from pagecols import textout
+    from pagecols import dataset
 
     try:
-        textout.cat(src, sys.stdout.buffer)
+        dataset.cat(src, sys.stdout.buffer)
     except PagecolsError as e:
         fail(e)
     except BrokenPipeError:
@@ -259,8 +319,17 @@ FormatOption = Annotated[
     str, typer.Option("--format", "-f", help=_FORMAT_HELP, autocompletion=_values("pagecols.render", "FORMATS"))
 ]
 OutOption = Annotated[Path | None, typer.Option("-o", "--out", help="write to this file instead of stdout")]
-SrcArgument = Annotated[str, typer.Argument(help="a dump (text or Parquet) or a page_owner_stacks file")]
-DumpArgument = Annotated[str, typer.Argument(help="a dump (text or Parquet)")]
+_MANY_HELP = "; or a dataset from convert --into, a partition of one (fleet/host=web01), a glob, several"
+SrcArgument = Annotated[
+    list[str],
+    typer.Argument(metavar="SRC...", help="a dump (text or Parquet) or a page_owner_stacks file" + _MANY_HELP),
+]
+DumpArgument = Annotated[list[str], typer.Argument(metavar="SRC...", help="a dump (text or Parquet)" + _MANY_HELP)]
+
+
+def inputs(src: list[str]) -> str | list[str]:
+    """What a report reads: one path as itself (a file, a dataset, a partition, a glob), several as a list."""
+    return src[0] if len(src) == 1 else src
 
 
 @app.command(epilog=EXIT_CODES_HELP)
@@ -283,10 +352,11 @@ def top(
 
     keys = by or ["stack"]
     try:
-        with frames.reading(src):
-            groups = analyze.top(src, by=keys, n=None)
+        with frames.reading(*src):
+            groups = analyze.top(inputs(src), by=keys, n=None)
             footer = render.top_footer(analyze.summary(groups))
-            render.emit(groups, fmt=fmt, path=out, limit=limit, title=f"top by {', '.join(keys)}: {src}", footer=footer)
+            title = f"top by {', '.join(keys)}: {' '.join(src)}"
+            render.emit(groups, fmt=fmt, path=out, limit=limit, title=title, footer=footer)
     except PagecolsError as e:
         fail(e)
 
@@ -337,6 +407,58 @@ def diff(
         fail(ThresholdExceeded(message))
 
 
+OverOption = Annotated[
+    str,
+    typer.Option(
+        "--over", metavar="LABEL", help="the label whose values are the snapshots (in order of value when numbers)"
+    ),
+]
+
+
+@app.command(epilog=EXIT_CODES_HELP)
+def trend(
+    src: DumpArgument,
+    *,
+    over: OverOption,
+    by: ByOption = None,
+    limit: LimitOption = None,
+    fail_above: Annotated[
+        float | None,
+        typer.Option("--fail-above", help="exit 3 when a group grew by more than this many MiB, first to last"),
+    ] = None,
+    fmt: FormatOption = "table",
+    out: OutOption = None,
+) -> None:
+    """Each group's MiB at each snapshot (--over LABEL) and the change, the largest growth first.
+
+    A table has a column per snapshot; csv, json and parquet the long form: the keys,
+    LABEL, pages, allocations and mib, a row per group and snapshot.
+
+    \b
+    Example:
+      pagecols trend fleet --over taken --by where --fail-above 64
+      pagecols trend fleet/host=web01 --over taken --by stack -f csv > trend.csv
+    """
+    from pagecols import analyze, frames, render
+
+    keys = by or ["stack"]
+    try:
+        with frames.reading(*src):
+            long = analyze.trend(inputs(src), over=over, by=keys)
+            title = f"trend by {', '.join(keys)} over {over}: {' '.join(src)}"
+            if fmt == "table":
+                render.emit(analyze.trend_wide(long, over=over), path=out, limit=limit, title=title)
+            else:
+                render.emit(long, fmt=fmt, path=out, limit=limit, title=title, noun="rows")
+            grown = analyze.grew_over(long, fail_above, over=over) if fail_above is not None else None
+    except PagecolsError as e:
+        fail(e)
+    if grown is not None and grown.height:
+        largest = grown.row(0, named=True)["delta_mib"]
+        message = f"{grown.height} group(s) grew by more than {fail_above:g} MiB (largest +{largest:,.2f} MiB)"
+        fail(ThresholdExceeded(message))
+
+
 @app.command(epilog=EXIT_CODES_HELP)
 def folded(
     src: SrcArgument,
@@ -356,8 +478,8 @@ def folded(
     from pagecols import analyze, frames, render
 
     try:
-        with frames.reading(src):
-            render.emit_folded(analyze.folded(src, weight=weight), out)  # type: ignore[arg-type]
+        with frames.reading(*src):
+            render.emit_folded(analyze.folded(inputs(src), weight=weight), out)  # type: ignore[arg-type]
     except PagecolsError as e:
         fail(e)
 
@@ -399,9 +521,12 @@ def frag(
         fail(UsageError(f"unknown part `{part}`; parts: {', '.join(reports)}"))
     parts = [part] if part else (["summary", "stacks"] if fmt == "table" and out is None else ["summary"])
     try:
-        with frames.reading(src):
+        with frames.reading(*src):
             # Every part is computed before any is printed: an unreadable input prints nothing.
-            tables = [reports[name][1](src) if name != "stacks" else analyze.frag_stacks(src, n=None) for name in parts]
+            source = inputs(src)
+            tables = [
+                reports[name][1](source) if name != "stacks" else analyze.frag_stacks(source, n=None) for name in parts
+            ]
             if part is None and len(parts) == 1:
                 print("frag: the summary only; --part stacks or --part blocks for the others", file=sys.stderr)
             for i, (name, table) in enumerate(zip(parts, tables, strict=True)):
@@ -416,7 +541,7 @@ def frag(
                     limit=0 if name == "summary" else limit,
                     default_rows=10,
                     noun=noun,
-                    title=None if len(parts) > 1 else f"{title}: {src}",
+                    title=None if len(parts) > 1 else f"{title}: {' '.join(src)}",
                 )
     except PagecolsError as e:
         fail(e)
@@ -442,8 +567,8 @@ def query(
     from pagecols import analyze, frames, render
 
     try:
-        with frames.reading(src):
-            result = analyze.query(src, sql)
+        with frames.reading(*src):
+            result = analyze.query(inputs(src), sql)
             render.emit(result, fmt=fmt, path=out, limit=limit, noun="rows", title=sql, short_names=False)
     except PagecolsError as e:
         fail(e)
@@ -484,8 +609,8 @@ def plot_timeline(
     from pagecols import frames, plot
 
     try:
-        with frames.reading(src):
-            plot.timeline(src, out, split=split, groups=groups, title=title)
+        with frames.reading(*src):
+            plot.timeline(inputs(src), out, split=split, groups=groups, title=title)
     except PagecolsError as e:
         fail(e)
 
@@ -511,8 +636,36 @@ def plot_top(
     from pagecols import frames, plot
 
     try:
-        with frames.reading(src):
-            plot.top(src, out, by=by or ["where"], n=limit, title=title)
+        with frames.reading(*src):
+            plot.top(inputs(src), out, by=by or ["where"], n=limit, title=title)
+    except PagecolsError as e:
+        fail(e)
+
+
+@plot_app.command("trend", epilog=EXIT_CODES_HELP)
+def plot_trend(
+    src: DumpArgument,
+    *,
+    out: PlotOut,
+    over: OverOption,
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", "-b", help=f"{_KEYS_HELP} [default: where]", autocompletion=_KEY_VALUES),
+    ] = None,
+    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="lines to draw: the groups that grew most")] = 8,
+    title: TitleOption = None,
+) -> None:
+    """MiB of the groups that grew most (by `where` unless --by), at each value of the --over label.
+
+    \b
+    Example:
+      pagecols plot trend fleet --over taken -o trend.png
+    """
+    from pagecols import frames, plot
+
+    try:
+        with frames.reading(*src):
+            plot.trend(inputs(src), out, over=over, by=by or ["where"], n=limit, title=title)
     except PagecolsError as e:
         fail(e)
 

@@ -70,7 +70,8 @@ def dump_meta(source: str | os.PathLike[str]) -> DumpMeta:
     return open_dump(source)[1]
 
 
-def _parquet_meta(source: str | os.PathLike[str]) -> DumpMeta:
+def parquet_meta(source: str | os.PathLike[str]) -> DumpMeta:
+    """The pagecols metadata of a converted file, from its footer; a file of a newer schema is refused."""
     kv = pl.read_parquet_metadata(Path(source))
     key = METADATA_KEY.decode()
     if key not in kv:
@@ -91,7 +92,7 @@ def open_dump(source: str | os.PathLike[str]) -> tuple[pl.LazyFrame, DumpMeta]:
     is not parsed again: `pagecols frag` reads it for two reports.
     """
     if is_parquet(source):
-        meta = _parquet_meta(source)
+        meta = parquet_meta(source)
         return upgrade(pl.scan_parquet(Path(source)), meta.schema_version), meta
     key = _identity(source)
     if key not in _KEPT:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import ctypes
+import hashlib
 import os
 import sys
 from collections import Counter
@@ -18,10 +19,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pagecols.errors import ExitCode, InputError, PagecolsError, ParseError, UsageError, complain
 from pagecols.outfile import replacing
@@ -57,6 +59,10 @@ class IngestReport:
     not_utf8: int = 0  # records whose bytes are not valid UTF-8, kept in ``raw`` (schema.NOT_UTF8)
     first_not_utf8: int | None = None  # the first one's line
     bytes_in: int = 0
+    pages: int = 0
+    #: BLAKE2b of the text as read (decompressed, LF line ends), when asked for: a dataset names its file by it.
+    checksum: str | None = None
+    digest: Any = field(default=None, repr=False)  # the hash while reading; None once ``checksum`` is known
     first_errors: list[tuple[int, str, str]] = field(default_factory=list)
     eras: Counter[str] = field(default_factory=Counter)
     leading_blank_lines: int = 0
@@ -66,7 +72,8 @@ class IngestReport:
     def format(self) -> str:
         return self.eras.most_common(1)[0][0] if self.eras else "unknown"
 
-    def meta(self) -> DumpMeta:
+    def meta(self, **extra: object) -> DumpMeta:
+        """The file's metadata; ``extra`` adds facts (a dataset's labels)."""
         return DumpMeta(
             source=self.source,
             format=self.format,
@@ -77,6 +84,9 @@ class IngestReport:
                 "not_utf8": self.not_utf8,
                 "missing_final_newline": self.missing_final_newline,
                 "eras": dict(self.eras),
+                "pages": self.pages,
+                **({} if self.checksum is None else {"checksum": self.checksum}),
+                **extra,
             },
         )
 
@@ -163,6 +173,8 @@ def iter_batches(
         report.first_errors += errors[: max(room, 0)]
         report.eras += parsed.eras
         report.bytes_in += len(chunk.data)
+        if report.digest is not None:
+            report.digest.update(chunk.data)
         if on_bytes is not None:
             on_bytes(len(chunk.data))
         batch = parsed.batch
@@ -173,6 +185,7 @@ def iter_batches(
             lines = batch.column(1).to_numpy() + np.int64(base)
             batch = batch.set_column(1, "line", arrow_array(lines))
         report.records += batch.num_rows
+        report.pages += pc.sum(batch.column("pages")).as_py() or 0
         return batch
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -187,6 +200,8 @@ def iter_batches(
             yield finish(done_chunk, fut.result())
     release_freed_memory()
     _check_found_records(report)
+    if report.digest is not None:
+        report.checksum, report.digest = report.digest.hexdigest(), None
 
 
 #: The smallest chunk :func:`chunk_size` cuts: below it a chunk's fixed costs begin to show.
@@ -275,15 +290,22 @@ def convert(
     *,
     strict: bool = False,
     on_bytes: Callable[[int], None] | None = None,
+    workers: int = 2,
+    checksum: bool = False,
+    labels: dict[str, str] | None = None,
 ) -> IngestReport:
     """Parse ``source`` (a path or ``-``) and write it to Parquet at ``out``.
 
     ``out`` is written as :func:`pagecols.outfile.replacing` says: an interrupted or
-    failed convert leaves no partial output.
+    failed convert leaves no partial output.  ``workers`` threads parse; ``checksum``
+    hashes the text (:attr:`IngestReport.checksum`); ``labels`` go into the file's
+    metadata (a dataset's, :mod:`pagecols.dataset`).
     """
     target = Path(out) if out is not None else default_output(source)
     with replacing(target) as dest, _parquet_sink(dest) as sink:
-        return write_parquet(source, sink, strict=strict, on_bytes=on_bytes)
+        return write_parquet(
+            source, sink, strict=strict, on_bytes=on_bytes, workers=workers, checksum=checksum, labels=labels
+        )
 
 
 def write_parquet(
@@ -292,6 +314,9 @@ def write_parquet(
     *,
     strict: bool = False,
     on_bytes: Callable[[int], None] | None = None,
+    workers: int = 2,
+    checksum: bool = False,
+    labels: dict[str, str] | None = None,
 ) -> IngestReport:
     """Parse ``source`` into the Parquet file ``sink`` (a path, or a file open for writing), streaming.
 
@@ -301,7 +326,7 @@ def write_parquet(
     # Here, not at the top: a sort or a `cat` of a text dump writes no Parquet, and this import costs ~10 ms.
     import pyarrow.parquet as pq
 
-    report = IngestReport(describe(source))
+    report = IngestReport(describe(source), digest=hashlib.blake2b(digest_size=16) if checksum else None)
     with pq.ParquetWriter(
         sink,
         write_schema(),
@@ -313,13 +338,13 @@ def write_parquet(
         column_encoding=dict.fromkeys(DELTA_COLUMNS, "DELTA_BINARY_PACKED"),
     ) as writer:
         group: list[pa.RecordBatch] = []
-        for batch in iter_batches(source, report, strict=strict, on_bytes=on_bytes):
+        for batch in iter_batches(source, report, strict=strict, on_bytes=on_bytes, workers=workers):
             group.append(batch)
             if len(group) == CHUNKS_PER_ROW_GROUP:
                 _write_row_group(writer, group)
                 group = []
         _write_row_group(writer, group)
-        writer.add_key_value_metadata(file_metadata(report.meta()))
+        writer.add_key_value_metadata(file_metadata(report.meta(**({} if labels is None else {"labels": labels}))))
     return report
 
 

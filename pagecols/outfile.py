@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -20,10 +21,12 @@ from pathlib import Path
 
 from pagecols.errors import InputError
 
-__all__ = ["remove_pending", "replacing"]
+__all__ = ["add_pending_dir", "discard_pending_dir", "remove_pending", "replacing"]
 
 #: The temporaries being written, for a handler of a fatal signal to remove (pagecols.entry).
 _PENDING: set[str] = set()
+#: Temporary directories being filled (a dataset's staging directory, pagecols.dataset).
+_PENDING_DIRS: set[str] = set()
 
 
 def remove_pending() -> None:
@@ -31,6 +34,17 @@ def remove_pending() -> None:
     for tmp in list(_PENDING):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+    for tmp in list(_PENDING_DIRS):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def add_pending_dir(path: str | os.PathLike[str]) -> None:
+    """Have :func:`remove_pending` remove the directory ``path`` too, until :func:`discard_pending_dir`."""
+    _PENDING_DIRS.add(os.fspath(path))
+
+
+def discard_pending_dir(path: str | os.PathLike[str]) -> None:
+    _PENDING_DIRS.discard(os.fspath(path))
 
 
 @contextlib.contextmanager

@@ -173,3 +173,40 @@ def timeline(
     ax.set_title(title or table.title("memory still allocated, by allocation time"))
     _save(fig, out)
     return fig
+
+
+def trend(
+    source: analyze.Source,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    over: str,
+    by: analyze.Keys = "where",
+    n: int = 8,
+    title: str | None = None,
+    page_size: int = analyze.PAGE_SIZE,
+) -> Figure:
+    """Lines of the ``n`` groups of ``by`` that grew most, in MiB at each value of the label ``over``."""
+    _format_of(out)
+    table = analyze.load(source)
+    keys = analyze.resolve_keys(table, by)
+    long = analyze.trend(table, over=over, by=keys, page_size=page_size)
+    wide = analyze.trend_wide(long, over=over).head(n)
+    if wide.height == 0:
+        raise InputError(f"{table.label}: no pages to plot")
+    snapshots = [c for c in wide.columns if c.startswith(f"{over}=")]
+    labels = _labels(wide, keys)
+
+    fig = _figure(11, 5.5)
+    ax = fig.add_subplot()
+    x = list(range(len(snapshots)))
+    for label, row in zip(labels, wide.select(snapshots).rows(), strict=True):
+        # matplotlib hides legend labels that start with "_", and kernel symbols often do.
+        ax.plot(x, row, marker="o", label=f" {label}" if label.startswith("_") else label)
+    ax.set_xticks(x, [s.removeprefix(f"{over}=") for s in snapshots], rotation=30 if len(x) > 6 else 0, fontsize=8)
+    ax.set_xlabel(over)
+    ax.set_ylabel("MiB allocated")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title=", ".join(keys), title_fontsize=8)
+    ax.set_title(title or table.title(f"the {wide.height} groups that grew most, by {over}"))
+    _save(fig, out)
+    return fig

@@ -1,0 +1,395 @@
+"""Many dumps as one table: a hive-partitioned dataset of Parquet files, labelled by directory.
+
+A dataset is a directory: ``fleet/host=web01/taken=2026-05-01/<checksum>.parquet``.  Each
+``--label KEY=VALUE`` given to ``convert --into`` is a ``KEY=VALUE`` directory, in the order
+given, as polars (``hive_partitioning=True``), DuckDB and Spark read it; each file is one dump,
+named by the BLAKE2b of its text, so converting the same dump with the same labels again
+replaces it.  Each file's pagecols metadata keeps the dump's facts (labels, source, checksum,
+format, records, pages): :func:`dumps` reads them from the file footers alone.
+
+Adding is atomic: the dumps are converted into a directory beside the dataset
+(``.fleet.pagecols-tmp/``), then renamed into it, with Ctrl-C held off for the renames.  A
+crash or Ctrl-C before that leaves the dataset as it was; processes adding at once each
+rename whole files only.
+
+Reading: :func:`scan_sources` takes a dataset, any partition directory of it (labels above it
+still become columns), a glob, a file, or several of these, and returns one ``LazyFrame``.
+Labels are string columns; a filter on them skips the files of other partitions unread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import polars as pl
+
+from pagecols import frames, outfile
+from pagecols.derive import decode_records
+from pagecols.errors import ExitCode, InputError, PagecolsError, UsageError, complain
+from pagecols.ingest import IngestReport, convert, print_errors
+from pagecols.schema import COLUMNS, SCHEMA_VERSION, DumpMeta
+
+#: A label's key: a name any engine takes as a column.
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: A label's value: characters a path holds as they are, which no engine escapes or splits on.
+_VALUE = re.compile(r"[A-Za-z0-9._:@+,-]+")
+_GLOB_CHARS = frozenset("*?[")
+TMP_SUFFIX = ".pagecols-tmp"
+
+Sources = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
+
+# --- labels -------------------------------------------------------------------------------------
+
+
+def parse_labels(items: Sequence[str]) -> dict[str, str]:
+    """``["host=web01", "taken=1"]`` -> ``{"host": "web01", "taken": "1"}``, in the order given, checked."""
+    labels: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"label `{item}` is not KEY=VALUE")
+        if not _KEY.fullmatch(key):
+            raise UsageError(f"label key `{key}` must be a name: letters, digits and _, not starting with a digit")
+        if key in COLUMNS or key in labels:
+            what = "a column of the table" if key in COLUMNS else "given twice"
+            raise UsageError(f"label key `{key}` is {what}")
+        if not _VALUE.fullmatch(value) or value in (".", ".."):
+            allowed = "letters, digits and . _ : @ + , - (a path holds them as they are)"
+            raise UsageError(f"label value `{value}` of `{key}`: use {allowed}")
+        labels[key] = value
+    return labels
+
+
+def labels_of(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The labels a file's path gives it: each ``KEY=VALUE`` directory above it, outermost first."""
+    labels = {}
+    for part in Path(path).parent.parts:
+        key, sep, value = part.partition("=")
+        if sep and _KEY.fullmatch(key):
+            labels[key] = value
+    return labels
+
+
+def _partition(labels: Mapping[str, str]) -> Path:
+    return Path(*(f"{k}={v}" for k, v in labels.items())) if labels else Path()
+
+
+# --- adding dumps -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Added:
+    """One dump added to a dataset: its file, and what convert found."""
+
+    path: Path
+    report: IngestReport
+
+
+def add(
+    dumps: Sequence[str | os.PathLike[str]],
+    into: str | os.PathLike[str],
+    labels: Mapping[str, str],
+    *,
+    strict: bool = False,
+    jobs: int | None = None,
+) -> list[Added]:
+    """Convert ``dumps`` into the dataset ``into`` under ``labels``; all of them or none.
+
+    Several dumps convert in parallel, one process each, on up to ``jobs`` cores (all by
+    default).  A dump already in the dataset with the same labels and the same text is
+    replaced.  The labels must have the keys of the dataset's partitions, in their order.
+    """
+    return add_each([(dump, labels) for dump in dumps], into, strict=strict, jobs=jobs)
+
+
+def add_each(
+    items: Sequence[tuple[str | os.PathLike[str], Mapping[str, str]]],
+    into: str | os.PathLike[str],
+    *,
+    strict: bool = False,
+    jobs: int | None = None,
+) -> list[Added]:
+    """:func:`add` with labels of its own for each dump (the same keys, in the same order)."""
+    if not items:
+        raise UsageError("no dump to add")
+    if any(str(dump) == "-" for dump, _ in items) and len(items) > 1:
+        raise UsageError("stdin (`-`) can only be added alone")
+    root = Path(into)
+    if root.exists() and not root.is_dir():
+        raise InputError(f"`{root}` is not a directory: a dataset is one")
+    keys = {tuple(labels) for _, labels in items}
+    if len(keys) > 1:
+        raise UsageError("every dump added at once takes the same label keys, in the same order")
+    _check_layout(root, list(keys.pop()))
+    staging_root = root.absolute().parent / f".{root.absolute().name}{TMP_SUFFIX}"
+    with _staging(staging_root) as staging:
+        converted = _convert_all(items, staging, strict=strict, jobs=jobs)
+        with _signals_held():
+            added = []
+            for (staged, report), (_, labels) in zip(converted, items, strict=True):
+                target = root / _partition(labels) / f"{report.checksum}.parquet"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged, target)
+                added.append(Added(target, report))
+    return added
+
+
+def _check_layout(root: Path, wanted: list[str]) -> None:
+    existing = next(iter(files_of(root)), None) if root.is_dir() else None
+    if existing is None:
+        return
+    keys = list(labels_of(existing.relative_to(root)))
+    if keys != wanted:
+        want = ", ".join(f"--label {k}=…" for k in keys) or "no labels"
+        raise UsageError(f"`{root}` is partitioned by {', '.join(keys) or 'nothing'}: give {want}, in that order")
+
+
+@contextlib.contextmanager
+def _staging(parent: Path) -> Iterator[Path]:
+    """A fresh directory of this process under ``parent``, removed with ``parent`` if empty afterwards."""
+    try:
+        parent.mkdir(exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=parent))
+    except OSError as err:
+        raise InputError(f"cannot write beside the dataset in `{parent.parent}`: {err.strerror}") from err
+    outfile.add_pending_dir(work)
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        outfile.discard_pending_dir(work)
+        with contextlib.suppress(OSError):  # another process may be adding
+            parent.rmdir()
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until the block ends: the renames that add the dumps happen all or none."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _convert_all(
+    items: Sequence[tuple[str | os.PathLike[str], Mapping[str, str]]],
+    staging: Path,
+    *,
+    strict: bool,
+    jobs: int | None,
+) -> list[tuple[Path, IngestReport]]:
+    outs = [staging / f"{i}.parquet" for i in range(len(items))]
+    cores = jobs if jobs is not None else len(os.sched_getaffinity(0))
+    if len(items) == 1 or cores <= 1:
+        return [
+            (out, convert_one(dump, out, dict(labels), strict, 2))
+            for (dump, labels), out in zip(items, outs, strict=True)
+        ]
+    # Processes, not threads: the parser's Python parts hold the GIL.  Spawned, not forked:
+    # polars' and pyarrow's thread pools do not survive a fork.  Each parses on one thread.
+    pool = get_context("spawn").Pool(min(cores, len(items)))
+    try:
+        pending = [
+            pool.apply_async(convert_one, (os.fspath(dump), out, dict(labels), strict, 1))
+            for (dump, labels), out in zip(items, outs, strict=True)
+        ]
+        reports = [job.get() for job in pending]
+        pool.close()
+    except BaseException:
+        pool.terminate()  # the other dumps are not wanted any more (an error, Ctrl-C)
+        raise
+    finally:
+        pool.join()
+    return list(zip(outs, reports, strict=True))
+
+
+def convert_one(
+    dump: str | os.PathLike[str], out: Path, labels: dict[str, str], strict: bool, workers: int
+) -> IngestReport:
+    """Convert one dump for a dataset, hashing its text for the file's name (in a worker process)."""
+    return convert(dump, out, strict=strict, workers=workers, checksum=True, labels=labels)
+
+
+def run_add(
+    dumps: Sequence[str], into: str | os.PathLike[str], labels: Sequence[str], *, strict: bool, jobs: int | None
+) -> ExitCode:
+    """The ``pagecols convert DUMP... --into DATASET`` command: each dump added, and its
+    unparsed records, on stderr; returns the exit code."""
+    try:
+        added = add(dumps, into, parse_labels(labels), strict=strict, jobs=jobs)
+    except PagecolsError as e:
+        return complain(e)
+    for one in added:
+        print_errors(one.report)
+        print(f"added {one.report.source} as {one.path} ({one.report.records:,} records)", file=sys.stderr)
+    return ExitCode.OK
+
+
+def cat(sources: Sources, out: BinaryIO) -> int:
+    """Write the text of every dump ``sources`` names to ``out``, one after the other, each byte for byte."""
+    from pagecols import textout
+
+    return sum(textout.cat(path, out) for path in expand(sources))
+
+
+# --- finding and reading the files --------------------------------------------------------------
+
+
+def files_of(directory: str | os.PathLike[str]) -> list[Path]:
+    """The Parquet files under ``directory``, sorted; hidden and ``_`` entries left out, as Spark does."""
+    found = []
+    for top, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        found += [Path(top, n) for n in names if n.endswith(".parquet") and not n.startswith((".", "_"))]
+    return sorted(found)
+
+
+def expand(sources: Sources) -> list[str]:
+    """The dumps ``sources`` names: each directory's Parquet files, each glob's matches, each path."""
+    items = [sources] if isinstance(sources, str | os.PathLike) else list(sources)
+    if not items:
+        raise UsageError("no input given")
+    out: list[str] = []
+    for item in items:
+        path = os.fspath(item)
+        if path == "-" or (os.path.exists(path) and not os.path.isdir(path)):
+            out.append(path)
+        elif os.path.isdir(path):
+            found = files_of(path)
+            if not found:
+                raise InputError(f"`{path}` holds no Parquet files: not a dataset")
+            out += map(str, found)
+        elif _GLOB_CHARS & set(path):
+            matches = sorted(glob.glob(path, recursive=True))
+            if not matches:
+                raise InputError(f"`{path}` matches no file")
+            for match in matches:
+                out += map(str, files_of(match)) if os.path.isdir(match) else [match]
+        else:
+            raise InputError(f"`{path}` does not exist")
+    return out
+
+
+def is_many(sources: Sources) -> bool:
+    """Whether ``sources`` may stand for more than one dump (several, a directory or a glob)."""
+    if not isinstance(sources, str | os.PathLike):
+        return True
+    path = os.fspath(sources)
+    return os.path.isdir(path) or (not os.path.exists(path) and bool(_GLOB_CHARS & set(path)))
+
+
+def scan_sources(sources: Sources) -> pl.LazyFrame:
+    """All the dumps ``sources`` names as one ``LazyFrame``, with their labels as string columns.
+
+    The files of this schema version with the same label keys are one polars scan, so that
+    a filter on a label prunes files; older files are upgraded one by one; text dumps are
+    parsed.  A label missing for some dumps is null there.
+    """
+    scans: list[pl.LazyFrame] = []
+    by_keys: dict[tuple[str, ...], list[str]] = {}
+    for path in expand(sources):
+        labels = labels_of(path)
+        clash = [k for k in labels if k in COLUMNS]
+        if clash:
+            raise InputError(f"`{path}`: directory label `{clash[0]}` is also a column of the table")
+        if path != "-" and frames.is_parquet(path):
+            meta = frames.parquet_meta(path)
+            if meta.schema_version == SCHEMA_VERSION:
+                by_keys.setdefault(tuple(labels), []).append(path)
+                continue
+            lf = frames.upgrade(pl.scan_parquet(path), meta.schema_version)
+        else:
+            lf = frames.scan(path)
+        scans.append(lf.with_columns(pl.lit(v, dtype=pl.String).alias(k) for k, v in labels.items()))
+    for keys, paths in by_keys.items():
+        hive = dict.fromkeys(keys, pl.String)
+        scans.insert(0, pl.scan_parquet(paths, hive_partitioning=bool(keys), hive_schema=hive or None))
+    return scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal")
+
+
+def label_keys(lf: pl.LazyFrame) -> list[str]:
+    """The label columns of a scanned table: its columns that are not the schema's."""
+    return [c for c in lf.collect_schema().names() if c not in COLUMNS]
+
+
+def scan(sources: Sources, *, decoded: bool = False) -> pl.LazyFrame:
+    """Dumps as a ``pl.LazyFrame`` with the columns of :mod:`pagecols.schema` and their labels.
+
+    ``sources`` is a converted file or a text dump, a dataset from ``convert --into``, a
+    partition directory of one (``fleet/host=web01``: the labels above it are still
+    columns), a glob, or a list of these.  A filter on a label reads only the files of the
+    partitions it keeps.  With ``decoded=True`` the frame also has ``gfp_flag_names`` and
+    ``page_flag_names`` as lists, ``node`` and ``zone``.  Taken as ``pagecols.scan``, the
+    frame has the ``.pagecols`` namespace (``lf.pagecols.top(by="comm")``).
+
+    Examples
+    --------
+    >>> import pagecols
+    >>> lf = pagecols.scan("data/handmade-6.3.txt")
+    >>> lf.select("order", "comm").head(1).collect().columns
+    ['order', 'comm']
+    """
+    lf = scan_sources(sources)
+    return decode_records(lf) if decoded else lf
+
+
+# --- facts ----------------------------------------------------------------------------------------
+
+
+def dumps(sources: Sources) -> pl.DataFrame:
+    """One row per dump: its labels, ``source``, ``checksum``, ``format``, ``records``, ``pages``, ``mib``
+    and ``file``, read from the file footers (text dumps are parsed for it)."""
+    rows = []
+    for path in expand(sources):
+        if path != "-" and frames.is_parquet(path):
+            meta = frames.parquet_meta(path)
+            facts = _facts(meta)
+            if facts["pages"] is None:  # written before pagecols kept the count
+                facts["pages"] = frames.info(path)["pages"]
+        else:
+            facts = frames.info(path)
+            facts["labels"], facts["checksum"] = {}, None
+        rows.append({**facts["labels"], **{k: facts[k] for k in _FACTS}, "file": path})
+    keys = list(dict.fromkeys(k for row in rows for k in row if k not in (*_FACTS, "file")))
+    schema = {
+        **dict.fromkeys(keys, pl.String),
+        "source": pl.String,
+        "checksum": pl.String,
+        "format": pl.String,
+        "records": pl.Int64,
+        "pages": pl.Int64,
+        "file": pl.String,
+    }
+    frame = pl.DataFrame(rows, schema=schema)
+    return frame.with_columns(mib=pl.col("pages").cast(pl.Float64) * frames.PAGE_SIZE / (1 << 20)).select(
+        *keys, *_FACTS, "mib", "file"
+    )
+
+
+_FACTS = ("source", "checksum", "format", "records", "pages")
+
+
+def _facts(meta: DumpMeta) -> dict[str, Any]:
+    return {
+        "labels": dict(meta.extra.get("labels", {})),
+        "source": meta.source,
+        "checksum": meta.extra.get("checksum"),
+        "format": meta.format,
+        "records": meta.records,
+        "pages": meta.extra.get("pages"),
+    }
