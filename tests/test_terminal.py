@@ -190,3 +190,25 @@ def test_a_terminal_shows_20_rows_and_says_how_to_see_all() -> None:
     _, everything = in_terminal(["top", DUMP, "-b", "where", "-n", "0"], 80)
     assert len(data_rows(everything, "where")) == 115
     assert " shown; " not in everything
+
+
+GOLDEN = ROOT / "tests" / "golden" / "terminal"
+# Relative to the repository, where the commands run, so that the titles read the same in any clone.
+DUMP_NAME = str(DUMP.relative_to(ROOT))
+STACKS_NAME = str(STACKS.relative_to(ROOT))
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        pytest.param("top-stack-80.txt", ["top", DUMP_NAME, "-n", "3"], id="top-stack"),
+        pytest.param("diff-where-80.txt", ["diff", DUMP_NAME, STACKS_NAME, "-b", "where", "-n", "6"], id="diff-where"),
+        pytest.param("frag-80.txt", ["frag", DUMP_NAME, "-n", "3"], id="frag"),
+    ],
+)
+def test_golden_terminal_tables(name: str, args: list[str | Path]) -> None:
+    """What a person sees at 80 columns, reviewed like code (PAGECOLS_REGOLD=1 rewrites the files)."""
+    _, text = in_terminal(args, 80)
+    if os.environ.get("PAGECOLS_REGOLD"):
+        (GOLDEN / name).write_text(text)
+    assert text == (GOLDEN / name).read_text()
