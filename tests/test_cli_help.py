@@ -3,7 +3,10 @@ shell completion, and the public API that dir() and a type checker see."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +55,48 @@ def test_help_fits_80_columns_and_shows_an_example(words: tuple[str, ...], colum
     for notation in ("{", "<str>", "<bool>", "<int", "<list", "<path>", "<float>"):
         assert notation not in result.stdout
     assert "Exit status:" in result.stdout
+
+
+def _examples(words: tuple[str, ...]) -> list[str]:
+    """The example lines of a command's help, a continued line joined to the one before it."""
+    lines = CliRunner().invoke(app, [*words, "--help"], prog_name="pagecols").stdout.splitlines()
+    block = lines[lines.index("  Example:") + 1 :]
+    examples: list[str] = []
+    for line in block[: block.index("")]:
+        if line.startswith("      ") and examples:
+            examples[-1] += " " + line.strip()
+        else:
+            examples.append(line.strip())
+    return examples
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("examples") / "sample.parquet"
+    assert CliRunner().invoke(app, ["convert", str(ROOT / "data" / "synth-6.7.txt.gz"), "-o", str(out)]).exit_code == 0
+    return out
+
+
+@pytest.mark.parametrize("words", [p for p in COMMANDS if p], ids=[" ".join(p) for p in COMMANDS if p])
+def test_the_examples_run(
+    words: tuple[str, ...], converted: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each pagecols command of a help's example runs on a real file (the rest of a pipeline is the shell's)."""
+    monkeypatch.chdir(tmp_path)
+    names = {"dump.parquet": converted, "before.parquet": converted, "after.parquet": converted}
+    names["dump.txt.gz"] = ROOT / "data" / "synth-6.7.txt.gz"
+    ran = 0
+    for example in _examples(words):
+        for part in re.split(r"\s*(?:&&|\|)\s*", example):
+            argv = shlex.split(part.split(" > ")[0])
+            if argv[:1] != ["pagecols"]:
+                continue
+            # Input names become real files; an output (after -o) is written in tmp_path as named.
+            argv = [a if before == "-o" else str(names.get(a, a)) for before, a in itertools.pairwise(argv)]
+            result = CliRunner().invoke(app, argv)
+            assert result.exit_code == 0, (part, result.output)
+            ran += 1
+    assert ran
 
 
 @pytest.mark.parametrize("words", COMMANDS, ids=[" ".join(p) or "pagecols" for p in COMMANDS])
