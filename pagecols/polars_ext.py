@@ -46,9 +46,10 @@ class PagecolsFrame:
         by: analyze.Keys = "stack",
         n: int | None = None,
         min_mib: float | None = None,
+        order: analyze.DiffOrder = "change",
     ) -> pl.DataFrame:
-        """This frame (old) against ``new``: see :func:`pagecols.analyze.diff`."""
-        return analyze.diff(self._frame, new, by=by, n=n, min_mib=min_mib)
+        """This frame (old) against ``new``, the largest change first: see :func:`pagecols.analyze.diff`."""
+        return analyze.diff(self._frame, new, by=by, n=n, min_mib=min_mib, order=order)
 
     def folded(self, *, weight: Literal["pages", "allocations"] = "pages") -> pl.DataFrame:
         """Folded stacks for flame graphs: see :func:`pagecols.analyze.folded`."""

@@ -345,3 +345,13 @@ def test_cull_uses_page_owner_sort_keys_on_clean_columns(dump: pl.DataFrame) -> 
         analyze.cull(dump, "zz")
     with pytest.raises(UsageError, match="cannot sort"):
         analyze.cull(dump, "st", sort="-comm")
+
+
+def test_the_namespace_orders_a_diff_too(dump: pl.DataFrame) -> None:
+    import pagecols.polars_ext  # noqa: F401 -- registers .pagecols
+
+    old = dump.filter(pl.col("stack") != EXT4)
+    new = pl.concat([dump.filter(pl.col("stack") != INODE), make_records([{"stack": SKB, "order": 4}])])
+    shrinkage = old.lazy().pagecols.diff(new, by="stack", order="shrinkage")  # type: ignore[attr-defined]
+    assert shrinkage["delta_pages"].to_list() == analyze.diff(old, new, order="shrinkage")["delta_pages"].to_list()
+    assert shrinkage["delta_pages"][0] < 0
