@@ -303,6 +303,9 @@ def test_query_describes_a_table(dumps: Path, sql: str) -> None:
         ),
         pytest.param(["frag", "{d}/show_stacks"], 2, "Error: `frag` needs a page_owner dump", id="frag-stacks"),
         pytest.param(["frag", "{d}/old.txt", "--part", "x"], 2, "Error: unknown part `x`", id="frag-part"),
+        pytest.param(
+            ["diff", "{d}/old.txt", "{d}/new.txt", "--order", "size"], 2, "Error: unknown order `size`", id="order"
+        ),
         pytest.param(["query", "{d}/old.txt", "SELEC"], 2, "Error: query failed: ", id="bad-sql"),
         pytest.param(
             ["query", "{d}/show_stacks", "DESCRIBE pages"],
