@@ -38,7 +38,7 @@ from pagecols.schema import (
     arrow_schema,
     write_schema,
 )
-from pagecols.source import CHUNK_BYTES, Chunk, chunks, describe, is_regular_file, source_size
+from pagecols.source import CHUNK_BYTES, Chunk, NotADump, chunks, describe, is_regular_file, source_size
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
@@ -171,6 +171,8 @@ def iter_batches(
             report.first_not_utf8 = base + parsed.first_not_utf8
         room = SHOWN_ERRORS - len(report.first_errors)
         report.first_errors += errors[: max(room, 0)]
+        if not report.eras:
+            _check_early_records(report, parsed)
         report.eras += parsed.eras
         report.bytes_in += len(chunk.data)
         if report.digest is not None:
@@ -190,7 +192,7 @@ def iter_batches(
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         size = chunk_bytes if chunk_bytes is not None else chunk_size(source)
-        for chunk in chunks(source, chunk_bytes=size):
+        for chunk in _told_apart(chunks(source, chunk_bytes=size), report.source):
             pending.append((chunk, pool.submit(_parse, chunk, cache)))
             # Bounded look-ahead keeps memory flat whatever the input size.
             while len(pending) > workers:
@@ -224,6 +226,20 @@ def chunk_size(source: str | os.PathLike[str]) -> int:
     return max(MIN_CHUNK_BYTES, min(CHUNK_BYTES, -(-size // SMALL_FILE_CHUNKS)))
 
 
+#: Text whose first this many records hold none that parses is not a page_owner dump: it is
+#: refused then, not after all of it is parsed.
+EARLY_RECORDS = 1000
+
+
+def _check_early_records(report: IngestReport, parsed: ParsedChunk) -> None:
+    """Refuse the input if none of its first :data:`EARLY_RECORDS` records parses
+    (``report`` counts the records before ``parsed``, none of which parsed)."""
+    before_first = parsed.first_known if parsed.first_known is not None else parsed.batch.num_rows
+    if report.records + before_first >= EARLY_RECORDS:
+        where = report.error_lines()[0] if report.first_errors else report.source
+        raise InputError(f"not a page_owner dump: none of its first {EARLY_RECORDS:,} records parses; first: {where}")
+
+
 def _check_found_records(report: IngestReport) -> None:
     if report.records == 0:
         raise InputError(f"{report.source}: empty input: no page_owner records")
@@ -232,6 +248,16 @@ def _check_found_records(report: IngestReport) -> None:
             raise InputError(_stacks_file(report.source))
         where = report.error_lines()[0] if report.first_errors else report.source
         raise InputError(f"not a page_owner dump: no record parses; first: {where}")
+
+
+def _told_apart(chunks: Iterator[Chunk], source: str) -> Iterator[Chunk]:
+    """``chunks``; text that is not a dump but a page_owner_stacks file is called one."""
+    try:
+        yield from chunks
+    except NotADump as e:
+        if _is_stacks_line(e.first_line):
+            raise InputError(_stacks_file(source)) from e
+        raise
 
 
 def _stacks_file(source: str) -> str:

@@ -171,6 +171,7 @@ class ParsedChunk:
     eras: Counter[str]
     not_utf8: int = 0  # records whose bytes are not valid UTF-8 (schema.NOT_UTF8), parsed or not
     first_not_utf8: int | None = None  # the first one's line
+    first_known: int | None = None  # the first record read as a page_owner record, if any
 
 
 def arrow_array(values: npt.NDArray[Any], mask: npt.NDArray[np.bool_] | None = None) -> pa.Array:
@@ -344,18 +345,21 @@ def _render_header_strings() -> pl.Expr:
 
 
 def _reparse_strict(df: pl.DataFrame) -> pl.DataFrame:
-    """Parse the few headers the fast path could not render back with the exact pattern."""
-    rows = np.flatnonzero(~df["_ok"].to_numpy())
-    values: dict[str, list[str | None]] = {n: [] for n in _HEADER_FIELDS}
-    ok = df["_ok"].to_numpy().copy()
-    for row, text in zip(rows, df["line"].gather(rows).to_list(), strict=True):
-        m = F.HDR_STRICT.match(text) if text is not None else None
-        ok[row] = m is not None
-        for n in _HEADER_FIELDS:
-            values[n].append(m.group(n) if m else None)
-    return df.with_columns(
-        [df[n].scatter(rows, pl.Series(values[n], dtype=pl.String)) for n in _HEADER_FIELDS],
-        _ok=pl.Series(ok),
+    """Parse the headers the fast path could not render back with the exact pattern, still in columns
+    (text that is not a dump can have a million such lines)."""
+    exact = f"(?s){F.HDR_STRICT.pattern}"
+    line = pl.col("line")
+    redo = ~pl.col("_ok")
+    return (
+        df.with_columns(_groups=line.str.extract_groups(exact), _matched=line.str.contains(exact).fill_null(False))
+        .with_columns(
+            *(
+                pl.when(redo).then(pl.col("_groups").struct.field(n)).otherwise(pl.col(n)).alias(n)
+                for n in _HEADER_FIELDS
+            ),
+            _ok=pl.col("_ok") | pl.col("_matched"),
+        )
+        .drop("_groups", "_matched")
     )
 
 
@@ -573,9 +577,7 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
         )
     cols["raw"] = _spread(raw, need_raw, lay.records)
     marked = need_raw[(reason[need_raw] != _LEGACY) | is_latin1[need_raw]]
-    cols["parse_error"] = _spread(
-        pa.array(_error_texts(reason[marked], is_latin1[marked]), type=pa.string()), marked, lay.records
-    )
+    cols["parse_error"] = _spread(_error_texts(reason[marked], is_latin1[marked]), marked, lay.records)
     errors = np.flatnonzero(~known)
     first_errors = [
         (int(verdicts.line[r]) + 1, _MESSAGES[int(reason[r])], lines.text(int(verdicts.line[r]))) for r in errors[:10]
@@ -585,20 +587,19 @@ def parse_chunk(data: bytes | bytearray, *, cache: StackCache) -> ParsedChunk:
     schema = write_schema()
     batch = pa.RecordBatch.from_arrays([cols[f.name].cast(f.type) for f in schema], schema=schema)
     eras = _eras(cols, known)
-    return ParsedChunk(batch, leading, n_lines, len(errors), first_errors, eras, len(latin1), first_latin1)
+    first_known = int(np.argmax(known)) if known.any() else None
+    return ParsedChunk(batch, leading, n_lines, len(errors), first_errors, eras, len(latin1), first_latin1, first_known)
 
 
-def _error_texts(reasons: npt.NDArray[np.int8], latin1: Bools) -> list[str]:
+def _error_texts(reasons: npt.NDArray[np.int8], latin1: Bools) -> pa.Array:
     """Each marked record's ``parse_error``: why it did not parse, then NOT_UTF8 if its bytes are not UTF-8."""
+    # One text per (reason, latin1) pair, picked per record by index: no loop over records.
     texts = []
-    for code, bad_bytes in zip(reasons.tolist(), latin1.tolist(), strict=True):
+    for code in range(max(_MESSAGES) + 1):
         why = _MESSAGES.get(code)  # none for a record that parsed (as of its era or not)
-        if not bad_bytes:
-            assert why is not None
-            texts.append(why)
-        else:
-            texts.append(NOT_UTF8 if why is None else f"{why}; {NOT_UTF8}")
-    return texts
+        texts += [why, NOT_UTF8 if why is None else f"{why}; {NOT_UTF8}"]
+    picks = reasons.astype(np.int32) * 2 + latin1
+    return pa.DictionaryArray.from_arrays(arrow_array(picks), pa.array(texts, type=pa.string())).cast(pa.string())
 
 
 def _not_utf8(original: bytes, data: bytes | bytearray, lay: _Layout) -> dict[int, str]:

@@ -12,6 +12,7 @@ import gzip
 import io
 import lzma
 import os
+import re
 import stat
 import sys
 import zlib
@@ -28,6 +29,14 @@ CHUNK_BYTES = 32 << 20
 # long without a blank line is not a page_owner dump (and would overflow the 32-bit offsets
 # the parser's string views use).
 MAX_RECORD_BYTES = 256 << 20
+#: A dump starts with records, so text without a header this far in is refused before any of
+#: it is parsed: parsed, 30 MB of ``x\n\n`` is ten million one-line records.
+SNIFF_BYTES = 1 << 20
+HEADER_MARK = b"Page allocated via order "
+#: The most lines a chunk holds.  A 32 MiB chunk of a dump has about 850,000; text much denser
+#: (short lines, blank runs) is cut into smaller chunks, so that it takes no more memory to
+#: parse than a dump of its size.
+MAX_CHUNK_LINES = 1 << 20
 
 _MAGIC = {
     b"\x1f\x8b": "gzip",
@@ -35,6 +44,14 @@ _MAGIC = {
     b"\xfd7zXZ\x00": "xz",
     b"BZh": "bzip2",
 }
+
+
+class NotADump(InputError):
+    """Text that shows no page_owner header where a dump would have had one."""
+
+    def __init__(self, message: str, first_line: str) -> None:
+        super().__init__(message)
+        self.first_line = first_line  # the input's first non-blank line, for a caller to say what it is
 
 
 @dataclass
@@ -165,6 +182,8 @@ def chunks(source: str | os.PathLike[str], *, chunk_bytes: int | None = None) ->
         first = True
         leading = 0
         read = 0
+        given = 0  # bytes handed out in chunks so far
+        sniffer = _Sniffer(name)
         while True:
             # Each chunk gets a buffer of its own that the parser may keep (Arrow arrays view it),
             # so the only copy made here is of the partial record carried to the next chunk.
@@ -184,10 +203,9 @@ def chunks(source: str | os.PathLike[str], *, chunk_bytes: int | None = None) ->
                 blank = len(data) - len(data.lstrip(b"\n"))
                 leading += blank
                 del data[:blank]
-            if got == 0:
-                yield Chunk(data, first, True, leading)
-                return
-            cut = _record_start_cut(data)
+            if not sniffer.found:
+                sniffer.feed(data, given, at_end=got == 0)
+            cut = len(data) if got == 0 else _record_start_cut(data)
             if cut < 0:
                 if len(data) > MAX_RECORD_BYTES:
                     raise InputError(f"{name}: no blank line in {len(data):,} bytes: not a page_owner dump")
@@ -195,8 +213,62 @@ def chunks(source: str | os.PathLike[str], *, chunk_bytes: int | None = None) ->
                 continue
             carry = bytes(data[cut:])
             del data[cut:]
-            yield Chunk(data, first, False, leading)
-            first = False
+            pieces = _split_dense(data)
+            for i, piece in enumerate(pieces):
+                yield Chunk(piece, first, got == 0 and i == len(pieces) - 1, leading)
+                first = False
+                given += len(piece)
+            if got == 0:
+                return
+
+
+class _Sniffer:
+    """Whether a header shows within the first :data:`SNIFF_BYTES` of text, fed as it is read."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.found = False
+        self._first_line: str | None = None
+
+    def feed(self, data: bytearray, given: int, *, at_end: bool) -> None:
+        """Look at ``data``, which follows ``given`` bytes handed out already; raise :class:`NotADump`
+        once that much text, or all of it, shows no header."""
+        if self._first_line is None and data:
+            end = data.find(b"\n")
+            self._first_line = bytes(data[: end if end >= 0 else 200]).decode("utf-8", "replace")
+        if data.find(HEADER_MARK, 0, max(SNIFF_BYTES - given, 0) + len(HEADER_MARK)) >= 0:
+            self.found = True
+        elif given + len(data) >= SNIFF_BYTES or (at_end and given + len(data) > 0):
+            where = "" if at_end else f" in its first {SNIFF_BYTES:,} bytes"
+            message = f"{self.name}: not a page_owner dump: no '{HEADER_MARK.decode().strip()}' header{where}"
+            raise NotADump(message, self._first_line or "")
+
+
+# A blank line and the first line after it: a record starts at the end of the match.
+_RECORD_START = re.compile(rb"\n\n+(?=[^\n])")
+
+
+def _split_dense(data: bytearray) -> list[bytearray]:
+    """``data`` as chunks of at most :data:`MAX_CHUNK_LINES` lines, each cut at a record start.
+
+    Every line has at least one byte, so a window of that many bytes has no more lines than
+    that; a record longer than the window makes a chunk of its own.
+    """
+    if data.count(b"\n") <= MAX_CHUNK_LINES:
+        return [data]
+    pieces = []
+    start = 0
+    while len(data) - start > MAX_CHUNK_LINES:
+        cut = _record_start_cut(data[start : start + MAX_CHUNK_LINES])
+        if cut < 0:
+            after = _RECORD_START.search(data, start + 1)
+            if after is None:
+                break
+            cut = after.end() - start
+        pieces.append(data[start : start + cut])
+        start += cut
+    pieces.append(data[start:])
+    return pieces
 
 
 def _normalise_line_ends(data: bytearray, start: int) -> None:

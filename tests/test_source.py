@@ -117,3 +117,68 @@ def test_garbage_after_a_zstd_frame_is_refused(tmp_path: Path, text: bytes) -> N
     path.write_bytes(zstandard.ZstdCompressor().compress(text) + b"\0" * 20)
     with pytest.raises(InputError, match=r"corrupt or truncated after [0-9,]+ bytes of text"):
         pagecols.read_dump(path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"x\n\n" * (1 << 20), b"\xff" * (3 << 20), b"\xff\n" * (1 << 20), b"hello\n" * 1000],
+    ids=["x-blank", "0xff", "0xff-lines", "short-text"],
+)
+def test_text_without_a_header_is_refused_before_it_is_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes
+) -> None:
+    # 30 MB of "x\n\n" took 5.8 GB and 25 s to refuse: ten million one-line records, parsed.
+    def no_parse(*_: object) -> None:
+        raise AssertionError("a chunk of text that is not a dump was parsed")
+
+    monkeypatch.setattr(ingest, "_parse", no_parse)
+    path = tmp_path / "in.txt"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=r"in\.txt: not a page_owner dump: no 'Page allocated via order' header"):
+        pagecols.convert(path, tmp_path / "out.parquet")
+    assert not list(tmp_path.glob("*.parquet*"))
+
+
+def test_records_that_never_parse_are_refused_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[int] = []
+    parse = ingest._parse
+
+    def counted(chunk: source.Chunk, cache: object) -> object:
+        parsed.append(len(chunk.data))
+        return parse(chunk, cache)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest, "_parse", counted)
+    monkeypatch.setattr(ingest, "chunk_size", lambda _source: 1 << 14)
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"Page allocated via order x\n\n" * 100_000 + record_63().encode())
+    with pytest.raises(
+        InputError, match=r"none of its first 1,000 records parses; first: .*in\.txt:1: malformed header"
+    ):
+        pagecols.convert(path, tmp_path / "out.parquet")
+    assert sum(parsed) < 1 << 17, "refused after the first few chunks, not after all of them"
+
+
+def test_dense_text_is_cut_in_chunks_of_bounded_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(source, "MAX_CHUNK_LINES", 64)
+    text = (record_63(ts=1) + "\n" * 100 + "Page allocated via order x\n\n" * 200 + record_63(ts=2)).encode()
+    path = tmp_path / "dense.txt"
+    path.write_bytes(text)
+    parts = list(source.chunks(path, chunk_bytes=1 << 20))
+    assert b"".join(p.data for p in parts) == text
+    assert len(parts) > 10
+    assert max(p.data.count(b"\n") for p in parts) <= 64 + 100, "at most the cap, or one record and its blank run"
+    assert [p.is_last for p in parts] == [False] * (len(parts) - 1) + [True]
+
+
+@pytest.mark.parametrize("max_lines", [1, 3, 10])
+def test_cutting_dense_text_changes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_lines: int) -> None:
+    monkeypatch.setattr(source, "MAX_CHUNK_LINES", max_lines)
+    path = tmp_path / "odd.txt"
+    path.write_bytes(ODD)
+    want = expected_text(ODD)
+    body = want.lstrip(b"\n")
+    for size in range(1, len(ODD) + 2, 5):
+        assert joined(path, size) == (len(want) - len(body), body), f"chunk_bytes={size}"
+    out = io.BytesIO()
+    pagecols.cat(path, out)
+    assert out.getvalue() == want
