@@ -204,13 +204,15 @@ SHORT_NAMES: Final = {
     "gfp_flags": "gfp flags",
     "gfp_mask": "gfp mask",
 }
-#: A text column is shortened to this width before the numbers lose their separators.
+#: A text column is shortened to this width before the gap between columns narrows.
 _COMFORTABLE: Final = 16
 #: ... and never below this, however narrow the terminal.
 _NARROWEST: Final = 6
 #: Frames below a row are indented by this much.
 _INDENT: Final = "    "
 _ELLIPSIS: Final = "…"
+#: Text columns that are numbers in hex (:func:`prepare`): cut, they would name another value.
+_WHOLE: Final = frozenset({"stack_hash", *HEX_COLUMNS})
 _SYMBOL: Final = re.compile(SYMBOL_RE)
 _ALLOCATOR: Final = re.compile(ALLOCATOR_RE)
 
@@ -222,6 +224,7 @@ class _Column:
     numeric: bool
     cells: list[str]
     bare: list[str]  # numbers without thousands separators, the fallback for a narrow terminal
+    fixed: bool = False  # never shortened: a number, or a hash or hex number written as text
     width: int = 0
     separators: bool = True
 
@@ -308,7 +311,7 @@ def _fit(columns: list[_Column], width: int) -> int:
 
     def shrink_text(floor: int, gap: int) -> None:
         while total(gap) > width:
-            text = [c for c in columns if not c.numeric and c.width > max(floor, len(c.header))]
+            text = [c for c in columns if not c.fixed and c.width > max(floor, len(c.header))]
             if not text:
                 return
             widest = max(text, key=lambda c: c.width)
@@ -365,7 +368,7 @@ def terminal_table(
         else:
             shown = [_cell(v, name) for v in values]
             bare = shown
-        columns.append(_Column(header, group, numeric, shown, bare))
+        columns.append(_Column(header, group, numeric, shown, bare, fixed=numeric or name in _WHOLE))
     gap = _fit(columns, width) if columns else 2
     if sum(c.width for c in columns) + gap * (len(columns) - 1) > width:
         return _expanded(flat, columns, below_names, width=width, title=title, color=color)

@@ -144,3 +144,13 @@ def test_stacks_fold_the_allocator_frames() -> None:
     # One allocator frame is not worth a line of its own; a stack of nothing else keeps its last.
     assert render.fold_stack(" post_alloc_hook+0x1/0x2\n f+0x1/0x2") == ["post_alloc_hook+0x1/0x2", "f+0x1/0x2"]
     assert render.fold_stack(slab.rstrip()) == ["[2 allocator frames]", "allocate_slab+0x1/0x2"]
+
+
+def test_a_hash_is_never_shortened() -> None:
+    frame = pl.DataFrame(
+        {"comm": ["a_rather_long_command_name"], "stack_hash": [2**63 + 5], "pfn": [0x123456789], "pages": [7]},
+        schema={"comm": pl.String, "stack_hash": pl.UInt64, "pfn": pl.UInt64, "pages": pl.UInt64},
+    )
+    lines = render.terminal_table(render.prepare(frame, "terminal"), width=38).splitlines()
+    assert lines[1].split() == ["a_rather…", "0x80000000", "0x123456789", "7"]
+    assert max(map(len, lines)) <= 38
