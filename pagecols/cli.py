@@ -132,7 +132,8 @@ def convert(
     Example:
       cat /sys/kernel/debug/page_owner | gzip > dump.txt.gz
       pagecols convert dump.txt.gz -o dump.parquet
-      pagecols convert web01-*.txt.gz --into fleet -l host=web01 -l taken=2026-05-01T09
+      pagecols convert web01-*.txt.gz --into fleet \\
+          -l host=web01 -l taken=2026-05-01T09
     """
     if into is None:
         if label or len(dumps) > 1:
