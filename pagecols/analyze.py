@@ -60,7 +60,8 @@ class Table:
         return f"{self.name}: {what}" if self.name else what[:1].upper() + what[1:]
 
 
-def _kind_of(columns: Iterable[str]) -> Literal["records", "stacks"]:
+def kind_of(columns: Iterable[str]) -> Literal["records", "stacks"]:
+    """Which shape a table with these columns has: page_owner records or a stacks table."""
     names = set(columns)
     if {"record", "pages", "stack_hash"} <= names:
         return "records"
@@ -84,7 +85,7 @@ def load(source: Source | Table) -> Table:
         source = source.lazy()
     if isinstance(source, pl.LazyFrame):
         names = source.collect_schema().names()
-        kind = _kind_of(names)
+        kind = kind_of(names)
         if kind == "stacks":
             # A hand-made stacks frame may leave out the counts it does not have.
             missing = [
@@ -115,7 +116,7 @@ def load(source: Source | Table) -> Table:
             columns = pl.read_parquet_schema(path).keys()
         except plx.PolarsError as err:
             raise InputError(f"cannot read `{path}` as Parquet: {err}") from err
-        if _kind_of(columns) == "stacks":
+        if kind_of(columns) == "stacks":
             return Table(pl.scan_parquet(path), "stacks", name)
         return _load_many(path, name)  # a file of a dataset has its labels too
     return Table(_scan_dump(path), "records", name)
@@ -171,28 +172,32 @@ _NOT_KEYS: Final = frozenset({"record", "line", "pages", "raw", "stack_hash", "a
 
 def resolve_keys(table: Table, by: Keys) -> list[str]:
     """Turn ``by`` (names, aliases, comma lists) into the table's key columns, checked."""
+    return check_keys(by, table.frame.collect_schema().names(), kind=table.kind, name=table.label)
+
+
+def check_keys(by: Keys, columns: Iterable[str], *, kind: Literal["records", "stacks"], name: str) -> list[str]:
+    """:func:`resolve_keys` on a table's column names, so that another engine's table checks them the same way."""
     names = [by] if isinstance(by, str) else list(by)
     keys: list[str] = []
     for item in names:
         for raw in item.split(","):
-            name = raw.strip()
-            key = KEY_ALIASES.get(name, name)
+            word = raw.strip()
+            key = KEY_ALIASES.get(word, word)
             if not key:
                 raise UsageError("empty key in `by`")
             if key not in keys:
                 keys.append(key)
     if not keys:
         raise UsageError("`by` needs at least one key")
-    columns = set(table.frame.collect_schema().names())
     available = (
         set(STACK_KEYS) | {"handle"}
-        if table.kind == "stacks"
-        else (columns - _NOT_KEYS) | set(STACK_KEYS) | {"freed_before"}
+        if kind == "stacks"
+        else (set(columns) - _NOT_KEYS) | set(STACK_KEYS) | {"freed_before"}
     )
     for key in keys:
         if key not in available:
-            if table.kind == "stacks" and key in DOCUMENTED_KEYS:
-                raise UsageError(f"`{key}` is not in a stack file ({table.label}); it has only stack, where and module")
+            if kind == "stacks" and key in DOCUMENTED_KEYS:
+                raise UsageError(f"`{key}` is not in a stack file ({name}); it has only stack, where and module")
             raise UsageError(f"unknown key `{key}`; keys: {', '.join(DOCUMENTED_KEYS)}")
     return keys
 
@@ -249,9 +254,11 @@ def groups(source: Source | Table, by: Keys = "stack") -> pl.LazyFrame:
 
 def _with_sizes(lf: pl.LazyFrame, page_size: int) -> pl.LazyFrame:
     total = pl.col("pages").sum()
+    # Times the reciprocal, as polars divides a column by a scalar anyway: written out, so that
+    # the Spark engine computes the same bits.
     return lf.with_columns(
         mib=pl.col("pages").cast(pl.Float64) * page_size / _MIB,
-        percent=pl.when(total > 0).then(pl.col("pages").cast(pl.Float64) * 100.0 / total),
+        percent=pl.when(total > 0).then(pl.col("pages").cast(pl.Float64) * 100.0 * (1.0 / total.cast(pl.Float64))),
     )
 
 
