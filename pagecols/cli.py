@@ -159,6 +159,8 @@ def info(
         typer.Argument(metavar="SRC...", help="a Parquet file from convert or a text dump; a dataset, a glob, several"),
     ],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    engine: EngineOption = "polars",
+    master: MasterOption = None,
 ) -> None:
     """Records, pages, MiB, format, time span, distinct stacks, unparsed records, records not UTF-8.
 
@@ -170,11 +172,12 @@ def info(
       pagecols info dump.parquet --json | jq .pages
       pagecols info fleet
     """
-    from pagecols import dataset, frames
+    from pagecols import dataset
+    from pagecols import engine as engines
 
     if len(src) > 1 or dataset.is_many(src[0]):
         try:
-            table = dataset.dumps(src)
+            table = engines.dumps(src, engine, master)
         except PagecolsError as e:
             fail(e)
         if json_out:
@@ -187,7 +190,7 @@ def info(
         render.emit(table, limit=0, noun="dumps", title=f"dumps: {' '.join(src)}", short_names=False)
         return
     try:
-        facts = frames.info(src[0])
+        facts = engines.info(src[0], engine, master)
     except PagecolsError as e:
         fail(e)
     if json_out:
@@ -326,6 +329,16 @@ SrcArgument = Annotated[
     typer.Argument(metavar="SRC...", help="a dump (text or Parquet) or a page_owner_stacks file" + _MANY_HELP),
 ]
 DumpArgument = Annotated[list[str], typer.Argument(metavar="SRC...", help="a dump (text or Parquet)" + _MANY_HELP)]
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine", help="polars (this machine) or spark (a Spark session: see --master)", autocompletion=_choices("polars", "spark")
+    ),
+]
+MasterOption = Annotated[
+    str | None,
+    typer.Option("--master", help="with --engine spark: Spark master [default: the active session, else local[*]]"),
+]
 
 
 def inputs(src: list[str]) -> str | list[str]:
@@ -341,6 +354,8 @@ def top(
     limit: LimitOption = None,
     fmt: FormatOption = "table",
     out: OutOption = None,
+    engine: EngineOption = "polars",
+    master: MasterOption = None,
 ) -> None:
     """The groups holding the most pages: allocations, pages, MiB and % of all pages.
 
@@ -349,15 +364,15 @@ def top(
       pagecols top dump.parquet --by where -n 10
       pagecols top dump.parquet --by comm,memcg -f csv > top.csv
     """
-    from pagecols import analyze, frames, render
+    from pagecols import analyze, render
+    from pagecols.engine import run
 
     keys = by or ["stack"]
     try:
-        with frames.reading(*src):
-            groups = analyze.top(inputs(src), by=keys, n=None)
-            footer = render.top_footer(analyze.summary(groups))
-            title = f"top by {', '.join(keys)}: {' '.join(src)}"
-            render.emit(groups, fmt=fmt, path=out, limit=limit, title=title, footer=footer)
+        groups = run("top", engine, master, inputs(src), by=keys, n=None)
+        footer = render.top_footer(analyze.summary(groups))
+        title = f"top by {', '.join(keys)}: {' '.join(src)}"
+        render.emit(groups, fmt=fmt, path=out, limit=limit, title=title, footer=footer)
     except PagecolsError as e:
         fail(e)
 
@@ -383,6 +398,8 @@ def diff(
     ] = None,
     fmt: FormatOption = "table",
     out: OutOption = None,
+    engine: EngineOption = "polars",
+    master: MasterOption = None,
 ) -> None:
     """The same groups in two dumps: change in pages and MiB, the largest change either way first.
 
@@ -390,16 +407,16 @@ def diff(
     Example:
       pagecols diff before.parquet after.parquet --by stack --fail-above 64
     """
-    from pagecols import analyze, frames, render
+    from pagecols import analyze, render
+    from pagecols.engine import run
 
     keys = by or ["stack"]
     try:
-        with frames.reading(old, new):
-            groups = analyze.diff(old, new, by=keys, order=order)  # type: ignore[arg-type]
-            footer = render.diff_footer(analyze.diff_totals(groups).row(0, named=True))
-            title = f"diff by {', '.join(keys)}: {old} -> {new}"
-            render.emit(analyze.changed(groups, min_mib), fmt=fmt, path=out, limit=limit, title=title, footer=footer)
-            grown = analyze.grew_above(groups, fail_above) if fail_above is not None else None
+        groups = run("diff", engine, master, old, new, by=keys, order=order)
+        footer = render.diff_footer(analyze.diff_totals(groups).row(0, named=True))
+        title = f"diff by {', '.join(keys)}: {old} -> {new}"
+        render.emit(analyze.changed(groups, min_mib), fmt=fmt, path=out, limit=limit, title=title, footer=footer)
+        grown = analyze.grew_above(groups, fail_above) if fail_above is not None else None
     except PagecolsError as e:
         fail(e)
     if grown is not None and grown.height:
@@ -429,6 +446,8 @@ def trend(
     ] = None,
     fmt: FormatOption = "table",
     out: OutOption = None,
+    engine: EngineOption = "polars",
+    master: MasterOption = None,
 ) -> None:
     """Each group's MiB at each snapshot (--over LABEL) and the change, the largest growth first.
 
@@ -440,18 +459,18 @@ def trend(
       pagecols trend fleet --over taken --by where --fail-above 64
       pagecols trend fleet/host=web01 --over taken --by stack -f csv > trend.csv
     """
-    from pagecols import analyze, frames, render
+    from pagecols import analyze, render
+    from pagecols.engine import run
 
     keys = by or ["stack"]
     try:
-        with frames.reading(*src):
-            long = analyze.trend(inputs(src), over=over, by=keys)
-            title = f"trend by {', '.join(keys)} over {over}: {' '.join(src)}"
-            if fmt == "table":
-                render.emit(analyze.trend_wide(long, over=over), path=out, limit=limit, title=title)
-            else:
-                render.emit(long, fmt=fmt, path=out, limit=limit, title=title, noun="rows")
-            grown = analyze.grew_over(long, fail_above, over=over) if fail_above is not None else None
+        long = run("trend", engine, master, inputs(src), over=over, by=keys)
+        title = f"trend by {', '.join(keys)} over {over}: {' '.join(src)}"
+        if fmt == "table":
+            render.emit(analyze.trend_wide(long, over=over), path=out, limit=limit, title=title)
+        else:
+            render.emit(long, fmt=fmt, path=out, limit=limit, title=title, noun="rows")
+        grown = analyze.grew_over(long, fail_above, over=over) if fail_above is not None else None
     except PagecolsError as e:
         fail(e)
     if grown is not None and grown.height:
@@ -469,6 +488,8 @@ def folded(
         typer.Option("--weight", "-w", help="pages or allocations", autocompletion=_choices("pages", "allocations")),
     ] = "pages",
     out: OutOption = None,
+    engine: EngineOption = "polars",
+    master: MasterOption = None,
 ) -> None:
     """Folded stacks (`outermost;...;innermost N`) for flamegraph.pl or speedscope.
 
@@ -476,11 +497,11 @@ def folded(
     Example:
       pagecols folded dump.parquet | flamegraph.pl > pages.svg
     """
-    from pagecols import analyze, frames, render
+    from pagecols import render
+    from pagecols.engine import run
 
     try:
-        with frames.reading(*src):
-            render.emit_folded(analyze.folded(inputs(src), weight=weight), out)  # type: ignore[arg-type]
+        render.emit_folded(run("folded", engine, master, inputs(src), weight=weight), out)
     except PagecolsError as e:
         fail(e)
 
@@ -503,6 +524,8 @@ def frag(
     ] = None,
     fmt: FormatOption = "table",
     out: OutOption = None,
+    engine: EngineOption = "polars",
+    master: MasterOption = None,
 ) -> None:
     """Pageblock fragmentation: mixed blocks per migratetype, and the stacks that mixed them.
 
@@ -511,39 +534,36 @@ def frag(
       pagecols frag dump.parquet
       pagecols frag dump.parquet --part blocks -f csv -o blocks.csv
     """
-    from pagecols import analyze, frames, render
+    from pagecols import render
+    from pagecols.engine import run
 
     reports = {
-        "summary": ("mixed pageblocks by pageblock migratetype", analyze.frag),
-        "stacks": ("stacks with pages in pageblocks of another migratetype", analyze.frag_stacks),
-        "blocks": ("pageblocks", analyze.frag_blocks),
+        "summary": ("mixed pageblocks by pageblock migratetype", "frag", {}),
+        "stacks": ("stacks with pages in pageblocks of another migratetype", "frag_stacks", {"n": None}),
+        "blocks": ("pageblocks", "frag_blocks", {}),
     }
     if part is not None and part not in reports:
         fail(UsageError(f"unknown part `{part}`; parts: {', '.join(reports)}"))
     parts = [part] if part else (["summary", "stacks"] if fmt == "table" and out is None else ["summary"])
     try:
-        with frames.reading(*src):
-            # Every part is computed before any is printed: an unreadable input prints nothing.
-            source = inputs(src)
-            tables = [
-                reports[name][1](source) if name != "stacks" else analyze.frag_stacks(source, n=None) for name in parts
-            ]
-            if part is None and len(parts) == 1:
-                print("frag: the summary only; --part stacks or --part blocks for the others", file=sys.stderr)
-            for i, (name, table) in enumerate(zip(parts, tables, strict=True)):
-                title = reports[name][0]
-                if len(parts) > 1:
-                    render.heading(title, first=i == 0)
-                noun = {"summary": "migratetypes", "stacks": "stacks", "blocks": "pageblocks"}[name]
-                render.emit(
-                    table,
-                    fmt=fmt,
-                    path=out,
-                    limit=0 if name == "summary" else limit,
-                    default_rows=10,
-                    noun=noun,
-                    title=None if len(parts) > 1 else f"{title}: {' '.join(src)}",
-                )
+        # Every part is computed before any is printed: an unreadable input prints nothing.
+        tables = [run(reports[name][1], engine, master, inputs(src), **reports[name][2]) for name in parts]
+        if part is None and len(parts) == 1:
+            print("frag: the summary only; --part stacks or --part blocks for the others", file=sys.stderr)
+        for i, (name, table) in enumerate(zip(parts, tables, strict=True)):
+            title = reports[name][0]
+            if len(parts) > 1:
+                render.heading(title, first=i == 0)
+            noun = {"summary": "migratetypes", "stacks": "stacks", "blocks": "pageblocks"}[name]
+            render.emit(
+                table,
+                fmt=fmt,
+                path=out,
+                limit=0 if name == "summary" else limit,
+                default_rows=10,
+                noun=noun,
+                title=None if len(parts) > 1 else f"{title}: {' '.join(src)}",
+            )
     except PagecolsError as e:
         fail(e)
 
@@ -556,8 +576,12 @@ def query(
     limit: LimitOption = None,
     fmt: FormatOption = "table",
     out: OutOption = None,
+    engine: EngineOption = "polars",
+    master: MasterOption = None,
 ) -> None:
-    """Polars SQL over a dump: the tables `pages` and `stacks` (DESCRIBE pages lists the columns).
+    """SQL over a dump: the tables `pages` and `stacks` (DESCRIBE pages lists the columns).
+
+    Polars SQL, or Spark SQL with --engine spark (where "double quotes" name columns too).
 
     \b
     Example:
@@ -565,12 +589,12 @@ def query(
       pagecols query dump.parquet 'SELECT comm, sum(pages) AS pages FROM pages
           GROUP BY comm ORDER BY pages DESC LIMIT 5'
     """
-    from pagecols import analyze, frames, render
+    from pagecols import render
+    from pagecols.engine import run
 
     try:
-        with frames.reading(*src):
-            result = analyze.query(inputs(src), sql)
-            render.emit(result, fmt=fmt, path=out, limit=limit, noun="rows", title=sql, short_names=False)
+        result = run("query", engine, master, inputs(src), sql)
+        render.emit(result, fmt=fmt, path=out, limit=limit, noun="rows", title=sql, short_names=False)
     except PagecolsError as e:
         fail(e)
 
