@@ -332,7 +332,9 @@ DumpArgument = Annotated[list[str], typer.Argument(metavar="SRC...", help="a dum
 EngineOption = Annotated[
     str,
     typer.Option(
-        "--engine", help="polars (this machine) or spark (a Spark session: see --master)", autocompletion=_choices("polars", "spark")
+        "--engine",
+        help="polars (this machine) or spark (a Spark session: see --master)",
+        autocompletion=_choices("polars", "spark"),
     ),
 ]
 MasterOption = Annotated[

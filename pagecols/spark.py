@@ -408,9 +408,10 @@ def diff(
     by: Keys = "stack",
     n: int | None = None,
     min_mib: float | None = None,
+    order: analyze.DiffOrder = "change",
     page_size: int = PAGE_SIZE,
 ) -> DataFrame:
-    """The groups of two sources side by side, largest growth first (:func:`pagecols.analyze.diff`)."""
+    """The groups of two sources side by side, in ``order`` (:func:`pagecols.analyze.diff`)."""
     a, b = load(spark, old), load(spark, new)
     keys = _keys(a, by)
     _keys(b, by)
@@ -463,7 +464,7 @@ def diff(
     if min_mib is not None:
         out = out.filter(F.abs("delta_mib") >= min_mib)
     columns = _group_columns(keys)
-    out = _order(out, ["delta_pages", "delta_allocations"], columns).select(
+    out = _diff_order(out, order, columns).select(
         *[F.col(f"`{c}`") for c in columns],
         "pages_old",
         "pages_new",
@@ -475,6 +476,21 @@ def diff(
         "status",
     )
     return out if n is None else out.limit(n)
+
+
+def _diff_order(frame: DataFrame, order: str, keys: Sequence[str]) -> DataFrame:
+    """:func:`pagecols.analyze.diff`'s orders: the measures largest first, then the keys, nulls last."""
+    pages, allocations = F.col("delta_pages"), F.col("delta_allocations")
+    by: dict[str, list[Column]] = {
+        "change": [F.abs(pages), F.abs(allocations)],
+        "growth": [pages, allocations],
+        "shrinkage": [-pages, -allocations],
+        "pages": [F.greatest("pages_old", "pages_new"), F.abs(pages)],
+        "key": [],
+    }
+    if order not in by:
+        raise UsageError(f"unknown order `{order}`; orders: {', '.join(analyze.DIFF_ORDERS)}")
+    return frame.orderBy(*[m.desc_nulls_last() for m in by[order]], *[F.col(f"`{k}`").asc_nulls_last() for k in keys])
 
 
 # --- folded -------------------------------------------------------------------------------------
@@ -602,7 +618,7 @@ def query(spark: SparkSession, source: SparkSource | SparkTable, sql: str) -> Da
         decode(spark, SparkTable(stacks(spark, table), "stacks", table.name)).createOrReplaceTempView("stacks")
     try:
         with _conf(spark, "spark.sql.ansi.doubleQuotedIdentifiers", "true"):
-            return spark.sql(sql)
+            return spark.sql(analyze.hex_literals(sql))
     except (AnalysisException, ParseException) as err:
         raise UsageError(f"query failed: {_first_line(err)}") from err
 
