@@ -193,6 +193,11 @@ def iter_batches(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         size = chunk_bytes if chunk_bytes is not None else chunk_size(source)
         for chunk in _told_apart(chunks(source, chunk_bytes=size), report.source):
+            if chunk.is_first:
+                # Alone and small (source.FIRST_CHUNK_BYTES): text that is not a dump is refused
+                # (_check_early_records) before more of it is read and parsed.
+                yield finish(chunk, _parse(chunk, cache))
+                continue
             pending.append((chunk, pool.submit(_parse, chunk, cache)))
             # Bounded look-ahead keeps memory flat whatever the input size.
             while len(pending) > workers:

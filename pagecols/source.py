@@ -37,6 +37,8 @@ HEADER_MARK = b"Page allocated via order "
 #: (short lines, blank runs) is cut into smaller chunks, so that it takes no more memory to
 #: parse than a dump of its size.
 MAX_CHUNK_LINES = 1 << 20
+#: The most bytes in the input's first chunk (see :func:`_split`).
+FIRST_CHUNK_BYTES = 1 << 20
 
 _MAGIC = {
     b"\x1f\x8b": "gzip",
@@ -213,7 +215,7 @@ def chunks(source: str | os.PathLike[str], *, chunk_bytes: int | None = None) ->
                 continue
             carry = bytes(data[cut:])
             del data[cut:]
-            pieces = _split_dense(data)
+            pieces = _split(data, first=first)
             for i, piece in enumerate(pieces):
                 yield Chunk(piece, first, got == 0 and i == len(pieces) - 1, leading)
                 first = False
@@ -246,6 +248,19 @@ class _Sniffer:
 
 # A blank line and the first line after it: a record starts at the end of the match.
 _RECORD_START = re.compile(rb"\n\n+(?=[^\n])")
+
+
+def _split(data: bytearray, *, first: bool) -> list[bytearray]:
+    """``data`` as chunks to parse: the input's first chunk ends within :data:`FIRST_CHUNK_BYTES`
+    (the caller parses it alone, and refuses text that is not a dump before it reads more), and
+    none has more than :data:`MAX_CHUNK_LINES` lines."""
+    if first and len(data) > FIRST_CHUNK_BYTES:
+        cut = _record_start_cut(data[:FIRST_CHUNK_BYTES])
+        if cut > 0:
+            head = data[:cut]
+            del data[:cut]
+            return [head, *_split_dense(data)]
+    return _split_dense(data)
 
 
 def _split_dense(data: bytearray) -> list[bytearray]:

@@ -148,14 +148,13 @@ def test_records_that_never_parse_are_refused_early(tmp_path: Path, monkeypatch:
         return parse(chunk, cache)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ingest, "_parse", counted)
-    monkeypatch.setattr(ingest, "chunk_size", lambda _source: 1 << 14)
     path = tmp_path / "in.txt"
-    path.write_bytes(b"Page allocated via order x\n\n" * 100_000 + record_63().encode())
+    path.write_bytes(b"Page allocated via order x\n\n" * 300_000 + record_63().encode())
     with pytest.raises(
         InputError, match=r"none of its first 1,000 records parses; first: .*in\.txt:1: malformed header"
     ):
         pagecols.convert(path, tmp_path / "out.parquet")
-    assert sum(parsed) < 1 << 17, "refused after the first few chunks, not after all of them"
+    assert parsed == [(source.FIRST_CHUNK_BYTES // 28) * 28], "the first MiB alone is parsed, then it is refused"
 
 
 def test_dense_text_is_cut_in_chunks_of_bounded_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
