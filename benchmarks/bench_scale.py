@@ -96,7 +96,7 @@ def make_dump(size: int) -> Path:
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as out:
         for seed, era in enumerate(ERAS, start=1):
-            part = WORK / f"scale-part-{era}.txt"
+            part = WORK / f"scale-{size >> 20}M-part-{era}.txt"
             synth.write_dump(part, size=size // len(ERAS), seed=seed, era=era)
             with open(part, "rb") as f:
                 while block := f.read(16 << 20):
