@@ -22,16 +22,6 @@ if TYPE_CHECKING:
     from pagecols.schema import DumpMeta
 
 
-def iter_text(lf: pl.LazyFrame, *, batch_rows: int = 200_000) -> Iterator[bytes]:
-    """The dump text in order, as byte blocks (one per ``batch_rows`` records)."""
-    from pagecols.frames import columns_for_text
-
-    df = lf.select(*columns_for_text(), latin1=latin1_rows()).sort("record").collect()
-    for start in range(0, df.height, batch_rows):
-        part = df.slice(start, batch_rows).select(dump_text().alias("t"), "latin1")
-        yield _bytes_of(part["t"], part["latin1"])
-
-
 def _bytes_of(text: pl.Series, latin1: pl.Series) -> bytes:
     """The bytes of ``text``'s values in order; those marked ``latin1`` stand for one byte per character.
 
