@@ -227,7 +227,6 @@ def _info(source: str | os.PathLike[str]) -> dict[str, Any]:
             pages=pl.col("pages").sum(),
             ts_min=pl.col("ts").min(),
             ts_max=pl.col("ts").max(),
-            stacks=pl.col("stack_hash").n_unique(),
             # A record that is only not UTF-8 (schema.NOT_UTF8) did parse.
             unparsed=(pl.col("parse_error") != NOT_UTF8).fill_null(False).sum(),
             not_utf8=latin1_rows().sum(),
@@ -235,6 +234,9 @@ def _info(source: str | os.PathLike[str]) -> dict[str, Any]:
         .collect()
         .row(0, named=True)
     )
+    # Apart: beside the other figures, n_unique() made polars load the columns whole
+    # (+20 bytes a record: 170 instead of 110 MiB for 3.3 M records); alone it streams.
+    row["stacks"] = lf.select("stack_hash").unique().select(pl.len()).collect().item()
     seconds = None if row["ts_min"] is None else (row["ts_min"] / 1e9, row["ts_max"] / 1e9)
     return {
         "source": meta.source,
