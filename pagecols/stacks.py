@@ -66,9 +66,7 @@ def _decompressed(raw: BinaryIO) -> BinaryIO:
     if kind == "bzip2":
         return cast(BinaryIO, bz2.BZ2File(raw))
     if kind == "zstd":
-        import zstandard
-
-        return cast(BinaryIO, zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=False))
+        return cast(BinaryIO, source.ZstdFrames(raw))  # a frame that ends early is an error
     return raw
 
 

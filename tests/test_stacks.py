@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import zstandard
 from test_analyze_data import blake
 
 from pagecols import analyze, stacks
@@ -130,3 +131,14 @@ def test_reports_refuse_record_keys_on_stack_files(tmp_path: Path) -> None:
         "ext4_mb_new_blocks",
         "pipe_write",
     ]
+
+
+def test_a_truncated_zstd_stacks_file_is_one_error(tmp_path: Path) -> None:
+    text = gzip.decompress(REAL_STACKS.read_bytes())
+    packed = zstandard.ZstdCompressor().compress(text)
+    path = tmp_path / "stacks.zst"
+    path.write_bytes(packed)
+    assert stacks.read_stacks(path).height > 0
+    path.write_bytes(packed[: len(packed) * 2 // 3])
+    with pytest.raises(InputError, match=r"stacks\.zst: compressed input is corrupt or truncated"):
+        stacks.read_stacks(path)
