@@ -127,8 +127,10 @@ class ZstdFrames(io.RawIOBase):
     it was whole.  Frames may ask for a window of up to 2 GiB (``zstd --long=31``).
     """
 
-    #: Compressed bytes fed at a time.  Small, as zstd can expand a few bytes 30,000-fold.
-    FEED = 8 << 10
+    #: Compressed bytes fed at a time: as many as should give about ``OUTPUT`` bytes of text,
+    #: within these bounds.  zstd can expand a few bytes 30,000-fold (30 MB of ``x\n\n`` packs
+    #: into 3 KB), and one call's output is held whole.
+    MIN_FEED, MAX_FEED, OUTPUT = 1 << 10, 32 << 10, 4 << 20
 
     def __init__(self, raw: BinaryIO) -> None:
         import zstandard
@@ -140,6 +142,7 @@ class ZstdFrames(io.RawIOBase):
         self._next = b""  # input after the frame that just ended
         self._out = b""
         self._at = 0
+        self._feed = self.MIN_FEED
 
     def readable(self) -> bool:
         return True
@@ -154,7 +157,7 @@ class ZstdFrames(io.RawIOBase):
         return n
 
     def _decompress_more(self) -> bool:
-        data, self._next = self._next or self._raw.read(self.FEED), b""
+        data, self._next = self._next or self._raw.read(self._feed), b""
         if not data:
             if self._frame is not None:
                 raise EOFError("the input ends inside a zstd frame")
@@ -162,6 +165,7 @@ class ZstdFrames(io.RawIOBase):
         if self._frame is None:
             self._frame = self._dctx.decompressobj()
         self._out, self._at = self._frame.decompress(data), 0
+        self._feed = max(self.MIN_FEED, min(self.MAX_FEED, len(data) * self.OUTPUT // max(len(self._out), 1)))
         if self._frame.eof:
             self._next = self._frame.unused_data
             self._frame = None

@@ -181,3 +181,17 @@ def test_cutting_dense_text_changes_nothing(tmp_path: Path, monkeypatch: pytest.
     out = io.BytesIO()
     pagecols.cat(path, out)
     assert out.getvalue() == want
+
+
+def test_highly_compressed_zstd_comes_out_a_bounded_piece_at_a_time() -> None:
+    # 64 MiB of "x\n\n" packs into a few KB: fed at once, it would be held whole.
+    text = b"x\n\n" * (64 << 18)
+    packed = zstandard.ZstdCompressor().compress(text)
+    reader = source.ZstdFrames(io.BufferedReader(io.BytesIO(packed)))
+    buf = bytearray(1 << 20)
+    total, biggest = 0, 0
+    while got := reader.readinto(memoryview(buf)):
+        total += got
+        biggest = max(biggest, len(reader._out))
+    assert total == len(text)
+    assert biggest <= 16 << 20
