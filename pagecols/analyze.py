@@ -497,7 +497,7 @@ def trend(
     frame = table.frame.with_columns(pl.col(over).cast(pl.String))
     per = groups(Table(frame, table.kind, table.name), [*keys, over]).collect()
     columns = _group_columns(keys)
-    identity = ["stack_hash" if c == "stack" else c for c in columns]
+    identity = [c for c in columns if c != "stack"]  # a stack is its hash
     order = snapshot_order(per[over].to_list())
     snapshots = pl.DataFrame({over: order}, schema={over: pl.String}).with_row_index("_snapshot")
     grid = per.select(columns).unique(identity, maintain_order=True).join(snapshots, how="cross")
@@ -520,7 +520,7 @@ def trend_wide(long: pl.DataFrame, *, over: str) -> pl.DataFrame:
     """A :func:`trend` frame as a table for people: one row per group, its MiB at each snapshot
     (a column named by the snapshot's value), and ``delta_mib`` from the first to the last."""
     columns = [c for c in long.columns if c not in (over, "pages", "allocations", "mib")]
-    identity = ["stack_hash" if c == "stack" else c for c in columns]
+    identity = [c for c in columns if c != "stack"]  # a stack is its hash
     order = list(dict.fromkeys(long[over].to_list()))
     shown = [f"{over}={v}" for v in order]
     wide = long.with_columns(pl.format(f"{over}={{}}", pl.col(over).fill_null("(none)")).alias("_column")).pivot(

@@ -31,17 +31,19 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import polars as pl
 
 from pagecols import frames, outfile
 from pagecols.derive import decode_records
 from pagecols.errors import ExitCode, InputError, PagecolsError, UsageError, complain
-from pagecols.ingest import IngestReport, convert, print_errors
 from pagecols.schema import COLUMNS, SCHEMA_VERSION, DumpMeta
 
 #: A label's key: a name any engine takes as a column.
+if TYPE_CHECKING:
+    from pagecols.ingest import IngestReport
+
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: A label's value: characters a path holds as they are, which no engine escapes or splits on.
 _VALUE = re.compile(r"[A-Za-z0-9._:@+,-]+")
@@ -222,6 +224,9 @@ def convert_one(
     dump: str | os.PathLike[str], out: Path, labels: dict[str, str], strict: bool, workers: int
 ) -> IngestReport:
     """Convert one dump for a dataset, hashing its text for the file's name (in a worker process)."""
+    # Here, not at the top: a report over a dataset parses nothing and needs no parser.
+    from pagecols.ingest import convert
+
     return convert(dump, out, strict=strict, workers=workers, checksum=True, labels=labels)
 
 
@@ -230,6 +235,8 @@ def run_add(
 ) -> ExitCode:
     """The ``pagecols convert DUMP... --into DATASET`` command: each dump added, and its
     unparsed records, on stderr; returns the exit code."""
+    from pagecols.ingest import print_errors
+
     try:
         added = add(dumps, into, parse_labels(labels), strict=strict, jobs=jobs)
     except PagecolsError as e:

@@ -264,6 +264,17 @@ def test_trend_long_form_adds_up_per_snapshot(fleet: Path, dumps: dict[str, Path
     assert long["taken"].to_list()[:2] == ["1", "2"]
 
 
+def test_trend_by_stack_keeps_the_stack_text(fleet: Path) -> None:
+    long = analyze.trend(fleet / "host=b", over="taken", by="stack")
+    assert long.columns == ["stack", "stack_hash", "taken", "pages", "allocations", "mib"]
+    assert long.height == 2 * long["stack_hash"].n_unique()
+    wide = analyze.trend_wide(long, over="taken")
+    assert wide.columns == ["stack", "stack_hash", "taken=1", "taken=2", "delta_mib"]
+    assert wide["stack"].null_count() == 0
+    mib = {taken: float(long.filter(pl.col("taken") == taken)["mib"].sum()) for taken in ("1", "2")}
+    assert float(wide["delta_mib"].sum()) == pytest.approx(mib["2"] - mib["1"])
+
+
 def test_trend_orders_numeric_snapshots_by_value() -> None:
     assert analyze.snapshot_order(["10", "9", "2"]) == ["2", "9", "10"]
     assert analyze.snapshot_order(["2026-05-02", "2026-05-01"]) == ["2026-05-01", "2026-05-02"]
