@@ -207,10 +207,10 @@ def _convert_all(
     pool = get_context("spawn").Pool(min(cores, len(items)))
     try:
         pending = [
-            pool.apply_async(convert_one, (os.fspath(dump), out, dict(labels), strict, 1))
+            pool.apply_async(_convert_in_worker, (os.fspath(dump), out, dict(labels), strict))
             for (dump, labels), out in zip(items, outs, strict=True)
         ]
-        reports = [job.get() for job in pending]
+        reports = [_raised(job.get()) for job in pending]
         pool.close()
     except BaseException:
         pool.terminate()  # the other dumps are not wanted any more (an error, Ctrl-C)
@@ -218,6 +218,31 @@ def _convert_all(
     finally:
         pool.join()
     return list(zip(outs, reports, strict=True))
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A worker's error as text: some errors take keyword arguments, which unpickling cannot give
+    back (and the pool would then wait for a result forever)."""
+
+    kind: type[PagecolsError]
+    message: str
+
+
+def _convert_in_worker(dump: str, out: Path, labels: dict[str, str], strict: bool) -> IngestReport | _Failed:
+    try:
+        return convert_one(dump, out, labels, strict, 1)
+    except PagecolsError as err:
+        kind = (
+            UsageError if isinstance(err, UsageError) else InputError if isinstance(err, InputError) else PagecolsError
+        )
+        return _Failed(kind, str(err))
+
+
+def _raised(result: IngestReport | _Failed) -> IngestReport:
+    if isinstance(result, _Failed):
+        raise result.kind(result.message)
+    return result
 
 
 def convert_one(
