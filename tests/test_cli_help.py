@@ -109,9 +109,8 @@ def example_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return where
 
 
-KNOWN_BROKEN = {
-    ("trend",): "`trend PARTITION --by stack` fails (polars DuplicateError on stack_hash); found by this test"
-}
+#: Examples known to fail, with why (none since `trend --by stack` was fixed).
+KNOWN_BROKEN: dict[tuple[str, ...], str] = {}
 
 
 @pytest.mark.parametrize(
