@@ -10,6 +10,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -204,4 +205,5 @@ def test_dir_lists_the_public_api() -> None:
 
 def test_the_package_ships_its_type_hints() -> None:
     assert (ROOT / "pagecols" / "py.typed").is_file()
-    assert 'pagecols = ["py.typed"]' in (ROOT / "pyproject.toml").read_text()
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "py.typed" in package_data["pagecols"]
