@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from pagecols import formats as F
 from pagecols import frames, ingest, schema, synth, textout
 from pagecols.derive import where_expr
 from pagecols.errors import InputError
@@ -124,14 +125,16 @@ def test_a_pfn_line_too_big_for_int64_keeps_the_records_text(tmp_path: Path, lin
     assert _cat(tmp_path / "big.parquet") == text.encode()
 
 
-def test_order_62_is_the_largest_with_pages(tmp_path: Path) -> None:
-    text = RECORD.format(ts=5).replace("order 0", "order 62") + RECORD.format(ts=6).replace("order 0", "order 63")
+def test_max_order_is_the_largest_with_pages(tmp_path: Path) -> None:
+    top, above = F.MAX_ORDER, F.MAX_ORDER + 1
+    text = RECORD.format(ts=5).replace("order 0", f"order {top}")
+    text += RECORD.format(ts=6).replace("order 0", f"order {above}")
     dump = tmp_path / "orders.txt"
     dump.write_text(text)
     ingest.convert(dump, tmp_path / "o.parquet")
     df = pl.read_parquet(tmp_path / "o.parquet")
-    assert df["pages"].to_list() == [2**62, None]
-    assert df["parse_error"].to_list() == [None, "number out of range"]
+    assert df["pages"].to_list() == [2**top, None]
+    assert df["parse_error"].to_list() == [None, f"order above {top}"]
     assert _cat(tmp_path / "o.parquet") == text.encode()
 
 
