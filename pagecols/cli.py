@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
@@ -105,7 +104,7 @@ def convert(
     ],
     *,
     out: Annotated[
-        Path | None, typer.Option("-o", "--out", help="Parquet file to write [default: DUMP with .parquet]")
+        str | None, typer.Option("-o", "--out", help="Parquet file to write [default: DUMP with .parquet]")
     ] = None,
     into: Annotated[
         Path | None,
@@ -322,7 +321,8 @@ LimitOption = Annotated[
 FormatOption = Annotated[
     str, typer.Option("--format", "-f", help=_FORMAT_HELP, autocompletion=_values("pagecols.render", "FORMATS"))
 ]
-OutOption = Annotated[Path | None, typer.Option("-o", "--out", help="write to this file instead of stdout")]
+# str, not Path: typer makes "" into ".", and `-o ""` was reported as the directory `.`.
+OutOption = Annotated[str | None, typer.Option("-o", "--out", help="write to this file instead of stdout")]
 _MANY_HELP = "; or a dataset from convert --into, a partition of one (fleet/host=web01), a glob, several"
 SrcArgument = Annotated[
     list[str],
@@ -612,7 +612,7 @@ plot_app = typer.Typer(
     epilog=EXIT_CODES_HELP,
 )
 app.add_typer(plot_app, name="plot")
-PlotOut = Annotated[Path, typer.Option("-o", "--out", help="image to write: .png, .svg or .pdf")]
+PlotOut = Annotated[str, typer.Option("-o", "--out", help="image to write: .png, .svg or .pdf")]
 TitleOption = Annotated[str | None, typer.Option("--title", help="title [default: names the dump]")]
 
 

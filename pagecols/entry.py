@@ -1,7 +1,14 @@
 """The ``pagecols`` console script: process set-up, then the command line (:mod:`pagecols.cli`).
 
-Two things happen here before any command runs, because they cannot happen later:
+These things happen here before any command runs, because they cannot happen later:
 
+* Ctrl-C, SIGTERM and SIGHUP get their handlers first (:func:`guard_signals`): Python's
+  own turned Ctrl-C into a traceback while the modules load, and polars, once imported,
+  puts its handler in front of Python's with ``SA_RESTART``, so a read blocked on a pipe,
+  a FIFO or a terminal went on waiting;
+* standard output is rebuilt so that every write is whole or an error naming it
+  (:func:`pagecols.outfile.whole_stdout`), and its last flush is checked (:func:`exit_now`):
+  under ``python -u`` a stdout cut short by ``ulimit -f`` passed as success;
 * the memory allocators of polars (jemalloc) and pyarrow (mimalloc) read their settings
   from the environment when each first allocates, so a command's settings are put there
   before either library is imported (an explicit setting in the environment wins);
@@ -18,9 +25,10 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 
-from pagecols.errors import ExitCode
+from pagecols.errors import ExitCode, PagecolsError, complain, complain_os
 
 #: A convert frees and reallocates tens of MB per chunk; pages given back to the kernel at
 #: once were faulted in again and again.  Keeping them for 10 s cut its CPU time by ~8 %
@@ -47,11 +55,27 @@ def exit_now(code: int) -> None:
 
     A sort ends holding hundreds of MB in polars frames; freeing them one by one at exit
     cost ~0.05-0.1 s, and nothing is left to do: its output file is closed and renamed.
+    What stdout could not take is an error, unless its reader went away (``| head``).
     """
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
+    code = _flushed(code)
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
     os._exit(int(code))
+
+
+def _flushed(code: int) -> int:
+    """``code``, or the exit status of the error that flushing stdout meets (when ``code`` is 0)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    except PagecolsError as err:  # an OutputError from pagecols.outfile.WholeWrites
+        return code or complain(err)
+    except (OSError, ValueError) as err:  # a stdout that is not ours; ValueError: closed
+        from pagecols.outfile import cannot_write
+
+        return code or complain(cannot_write("standard output", err if isinstance(err, OSError) else str(err)))
+    return code
 
 
 def convert_words(words: list[str]) -> tuple[str, str | None, bool] | None:
@@ -102,10 +126,45 @@ def _run(command: Callable[[], int]) -> None:
     except KeyboardInterrupt:
         code = ExitCode.INTERRUPTED
     except OSError as err:
-        from pagecols.errors import complain_os
-
         code = complain_os(err)
     exit_now(code)
+
+
+def guard_signals() -> None:
+    """Ctrl-C ends a command at once with ``ExitCode.INTERRUPTED`` (130), SIGTERM and SIGHUP by dying of
+    the signal; none leaves a temporary output file.  A signal ignored when the process
+    started (``nohup``, a background job of a script) stays ignored.
+
+    A Python handler runs only in the main thread, between two bytecodes: not while a read
+    blocks (polars' handler restarts it) nor while polars computes.  So the handlers also
+    wake a thread (``signal.set_wakeup_fd``), which ends the process on Ctrl-C wherever the
+    main thread is.
+    """
+    handlers = {signal.SIGINT: _interrupted, signal.SIGTERM: _terminated, signal.SIGHUP: _terminated}
+    for signum, handler in handlers.items():
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, handler)
+    if signal.getsignal(signal.SIGINT) is not _interrupted:
+        return
+    wake_read, wake_write = os.pipe2(os.O_CLOEXEC)
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+    threading.Thread(target=_watch, args=(wake_read,), name="pagecols-signals", daemon=True).start()
+
+
+def _watch(wake_read: int) -> None:
+    """The wake-up thread of :func:`guard_signals`: Ctrl-C ends the process from here."""
+    while data := os.read(wake_read, 64):
+        if signal.SIGINT in data:
+            _interrupted(signal.SIGINT, None)
+
+
+def _interrupted(_signum: int, _frame: object) -> None:
+    """Ctrl-C: remove the output's temporary and end with ``ExitCode.INTERRUPTED`` (130), at once and quietly."""
+    outfile = sys.modules.get("pagecols.outfile")
+    if outfile is not None:
+        outfile.remove_pending()
+    os._exit(ExitCode.INTERRUPTED)
 
 
 def _terminated(signum: int, _frame: object) -> None:
@@ -122,8 +181,12 @@ def _terminated(signum: int, _frame: object) -> None:
 
 
 def main() -> None:
-    # SIGTERM (`kill`, `timeout`) ends a command at once, and no temporary output file is left.
-    signal.signal(signal.SIGTERM, _terminated)
+    guard_signals()
+    from pagecols.outfile import whole_stdout
+
+    stdout = whole_stdout()
+    if stdout is not None:
+        sys.stdout = stdout
     argv = sys.argv[1:]
     if argv:
         tune_allocators(ALLOCATORS.get(argv[0], {}))
@@ -143,7 +206,11 @@ def main() -> None:
 
     try:
         app(prog_name="pagecols")
+        code = 0
+    except SystemExit as done:  # how typer ends every command
+        code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+    except PagecolsError as err:  # one raised outside a command's own handling (a write to stdout)
+        code = complain(err)
     except OSError as err:
-        from pagecols.errors import complain_os
-
-        sys.exit(complain_os(err))
+        code = complain_os(err)
+    exit_now(code)

@@ -61,6 +61,13 @@ class ThresholdExceeded(PagecolsError):
     """A ``--fail-above`` limit was exceeded: not an error of pagecols, exit status 3."""
 
 
+class OutputError(PagecolsError):
+    """An output cannot be written (a full disk, a file size limit, a directory in the way).
+
+    The message names the output, never the input the command was reading at the time.
+    """
+
+
 class ParseError(InputError, ValueError):
     """A record that does not parse, with the place it stands in its source."""
 

@@ -332,7 +332,7 @@ def convert(
     hashes the text (:attr:`IngestReport.checksum`); ``labels`` go into the file's
     metadata (a dataset's, :mod:`pagecols.dataset`).
     """
-    target = Path(out) if out is not None else default_output(source)
+    target = out if out is not None else default_output(source)  # not Path(out): Path("") is "."
     with replacing(target) as dest, _parquet_sink(dest) as sink:
         return write_parquet(
             source, sink, strict=strict, on_bytes=on_bytes, workers=workers, checksum=checksum, labels=labels

@@ -42,6 +42,8 @@ def _format_of(out: str | os.PathLike[str] | None) -> str | None:
     """The image format ``out`` asks for by its suffix; checked before any drawing."""
     if out is None:
         return None
+    if os.fspath(out) == "":
+        raise UsageError("the output path is empty")
     suffix = Path(out).suffix.lower()
     if suffix not in FORMATS:
         raise UsageError(f"cannot tell the image format of `{out}`: name it .png, .svg or .pdf")
@@ -56,10 +58,7 @@ def _save(fig: Figure, out: str | os.PathLike[str] | None) -> None:
     image = io.BytesIO()
     fig.savefig(image, format=fmt, dpi=110)
     with replacing(out) as dest:
-        try:
-            dest.write_bytes(image.getvalue())
-        except OSError as err:
-            raise InputError(f"cannot write `{out}`: {err.strerror or err}") from err
+        dest.write_bytes(image.getvalue())
 
 
 def _shorten(text: str) -> str:

@@ -35,7 +35,7 @@ import polars as pl
 from pagecols.analyze import write_folded
 from pagecols.derive import ALLOCATOR_RE, SYMBOL_RE, hash_text, hex_number
 from pagecols.errors import UsageError
-from pagecols.outfile import replacing
+from pagecols.outfile import cannot_write, replacing
 
 Format = Literal["table", "csv", "json", "parquet"]
 FORMATS: Final = ("table", "csv", "json", "parquet")
@@ -491,7 +491,13 @@ def render(
         if path is None:
             raise UsageError("`--format parquet` needs an output file (`-o FILE`)")
         with replacing(path) as dest:
-            frame.write_parquet(dest)
+            try:
+                frame.write_parquet(dest)
+            except pl.exceptions.PolarsError as err:
+                # polars wraps the OSError: "parquet: ... underlying IO error: File too large (os error 27)"
+                errno = re.search(r"\(os error (\d+)\)", str(err))
+                why = os.strerror(int(errno[1])) if errno else str(err).split("\n", 1)[0]
+                raise cannot_write(os.fspath(path), why) from err
         return
     if path is not None:
         with replacing(path) as dest, open(dest, "w", encoding="utf-8", newline="\n") as fh:

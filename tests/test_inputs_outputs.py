@@ -269,4 +269,4 @@ def test_a_full_disk_is_one_error_line(dump: Path) -> None:
     with open("/dev/full", "wb") as full:
         proc = subprocess.run([*PAGECOLS, "cat", str(dump)], stdout=full, stderr=subprocess.PIPE, check=False)
     assert proc.returncode == 1
-    assert proc.stderr == b"Error: No space left on device\n"
+    assert proc.stderr == b"Error: cannot write standard output: No space left on device\n"

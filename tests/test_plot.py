@@ -13,7 +13,7 @@ import pytest
 from test_analyze_data import PAGE_FRAMES, SLAB_FRAMES, frames, int_min, make_records
 
 from pagecols import analyze, plot
-from pagecols.errors import InputError, UsageError
+from pagecols.errors import InputError, OutputError, UsageError
 from pagecols.stacks import parse_stacks
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def test_plot_timeline_writes_an_image(dump: pl.DataFrame, tmp_path: Path) -> No
 
 
 def test_plot_into_a_missing_directory_is_an_error(dump: pl.DataFrame, tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="cannot write"):
+    with pytest.raises(OutputError, match="cannot write output"):
         plot.top(dump, tmp_path / "no" / "such" / "dir.png")
 
 

@@ -22,7 +22,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import BinaryIO, TextIO
+from typing import BinaryIO, TextIO, cast
 
 import polars as pl
 
@@ -39,7 +39,7 @@ from pagecols.compat.query import (
 )
 from pagecols.compat.render import render
 from pagecols.errors import ExitCode, InputError, PagecolsError, UsageError, complain
-from pagecols.outfile import replacing
+from pagecols.outfile import STDOUT, WholeWrites, replacing
 
 __all__ = ["Plan", "SortResult", "parse_args", "run_sort", "sort"]
 
@@ -236,20 +236,16 @@ def _atomic(out: Sink) -> Iterator[BinaryIO]:
     if path == "-":
         sys.stdout.flush()
         if _is_real_fd(sys.stdout):
-            with os.fdopen(sys.stdout.fileno(), "wb", buffering=0, closefd=False) as raw:
-                yield raw
+            # Unbuffered, and every write whole or an error naming stdout.
+            with WholeWrites(sys.stdout.fileno(), STDOUT) as raw:
+                yield cast(BinaryIO, raw)
         else:
             yield sys.stdout.buffer
             sys.stdout.buffer.flush()
         return
-    with replacing(path) as dest:
-        try:
-            # Unbuffered: the stanzas come in large blocks already.
-            fh = open(dest, "wb", buffering=0)  # noqa: SIM115  (closed below)
-        except OSError as err:
-            raise InputError(f"cannot write output `{path}`: {err.strerror}") from err
-        with fh:
-            yield fh
+    # Unbuffered: the stanzas come in large blocks already.  (An error names the output: replacing.)
+    with replacing(path) as dest, open(dest, "wb", buffering=0) as fh:
+        yield fh
 
 
 def sort(

@@ -194,7 +194,8 @@ class _Sink:
     """Passes polars' writes on to ``out`` whole, and counts the bytes written.
 
     polars re-raises an error from ``write`` as a bare OSError without its errno, so
-    the error as raised is kept for the caller (a broken pipe must stay one).  With
+    the error as raised is kept for the caller (a broken pipe must stay one, a full disk
+    an error naming the output).  With
     ``latin1``, the text stands for one byte per character (query.as_latin1), and those
     bytes are written.
     """
@@ -202,7 +203,7 @@ class _Sink:
     def __init__(self, out: BinaryIO, *, latin1: bool = False) -> None:
         self.out = out
         self.written = 0
-        self.error: OSError | None = None
+        self.error: Exception | None = None
         self.utf8 = codecs.getincrementaldecoder("utf-8")() if latin1 else None
 
     def write(self, data: bytes) -> int:
@@ -215,7 +216,7 @@ class _Sink:
             # A raw file object may take less than it is given.
             while done < len(view):
                 done += self.out.write(view[done:]) or 0
-        except OSError as e:
+        except Exception as e:  # an OSError, or the OutputError of outfile.WholeWrites
             self.error = e
             raise
         self.written += done

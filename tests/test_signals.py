@@ -1,0 +1,188 @@
+"""Ctrl-C ends every command at once with exit 130, quietly and with no file left;
+SIGHUP, like SIGTERM, kills it with no temporary left; a signal ignored at start stays ignored.
+
+polars puts its SIGINT handler in front of Python's with ``SA_RESTART``: a read blocked on a
+pipe, a FIFO or a terminal went on waiting after Ctrl-C.  And Ctrl-C while the modules
+loaded printed a KeyboardInterrupt traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pagecols import synth
+
+PAGECOLS = [sys.executable, "-m", "pagecols"]
+
+
+@pytest.fixture(scope="module")
+def dump(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("signals") / "dump.txt"
+    synth.write_dump(path, records=2000, seed=3, era="6.7")
+    return path
+
+
+def _threads(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except FileNotFoundError:
+        return 0
+
+
+#: The number of the read system call, which /proc/PID/syscall shows.
+READ = {"x86_64": 0, "aarch64": 63}.get(platform.machine())
+
+
+def _reading_stdin(pid: int) -> bool:
+    """Whether a thread of ``pid`` is blocked in ``read(0, …)``."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):
+            call = Path(f"/proc/{pid}/task/{tid}/syscall").read_text().split()
+            if call[:2] == [str(READ), "0x0"]:
+                return True
+    return False
+
+
+def _ended(proc: subprocess.Popen[bytes], *, within: float) -> tuple[int, bytes, float]:
+    """The exit status, stderr and seconds taken of ``proc``, which must end ``within`` seconds.
+
+    Not ``communicate``: it closes the command's stdin, and the end of input would end it.
+    """
+    start = time.monotonic()
+    try:
+        proc.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"still running {within} s after the signal")
+    assert proc.stderr is not None
+    return proc.returncode, proc.stderr.read(), time.monotonic() - start
+
+
+@pytest.mark.skipif(READ is None, reason="needs the read system call's number on this machine")
+@pytest.mark.parametrize(
+    "command",
+    [["convert", "-", "-o", "{out}"], ["top", "-"], ["sort", "-m", "-", "-"], ["cat", "-"], ["info", "-"]],
+    ids=["convert", "top", "sort", "cat", "info"],
+)
+def test_ctrl_c_ends_a_command_waiting_on_a_pipe(tmp_path: Path, command: list[str]) -> None:
+    """``timeout -s INT 3 pagecols convert - -o x.parquet < <(sleep 15)`` took 15 s."""
+    out = tmp_path / "x.parquet"
+    argv = [str(out) if w == "{out}" else w for w in command]
+    with subprocess.Popen(
+        [*PAGECOLS, *argv], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    ) as proc:
+        # Nothing is written: the command blocks reading stdin, polars' handler in place by then.
+        deadline = time.monotonic() + 60
+        while not _reading_stdin(proc.pid):
+            assert time.monotonic() < deadline, "the command never read its stdin"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        code, stderr, _ = _ended(proc, within=10)
+        assert proc.stdin is not None
+        proc.stdin.close()
+    assert (code, stderr) == (130, b"")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_while_the_modules_load_is_quiet(dump: Path) -> None:
+    """Sent as soon as the handlers are in place (the signal thread is the process's second),
+    while typer and polars are still loading: no traceback."""
+    for _ in range(3):
+        with subprocess.Popen([*PAGECOLS, "top", str(dump)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
+            deadline = time.monotonic() + 60
+            while _threads(proc.pid) < 2:
+                assert time.monotonic() < deadline, "the signal thread never started"
+                time.sleep(0.001)
+            proc.send_signal(signal.SIGINT)
+            code, stderr, _ = _ended(proc, within=10)
+        assert (code, stderr) == (130, b"")
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.5, 1.0, 2.0])
+def test_ctrl_c_at_any_moment_is_exit_130_or_a_finished_command(tmp_path: Path, dump: Path, delay: float) -> None:
+    out = tmp_path / "out.parquet"
+    with subprocess.Popen(
+        [*PAGECOLS, "convert", str(dump), "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    ) as proc:
+        deadline = time.monotonic() + 60
+        while _threads(proc.pid) < 2 and proc.poll() is None:
+            assert time.monotonic() < deadline, "the signal thread never started"
+            time.sleep(0.001)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        code, stderr, _ = _ended(proc, within=10)
+    assert stderr == b""
+    if code == 0:
+        assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]
+    else:
+        assert code == 130
+        assert list(tmp_path.iterdir()) == []
+
+
+def _while_writing(tmp_path: Path, dump: Path, sig: signal.Signals, **popen: object) -> tuple[int, bytes]:
+    """Send ``sig`` to a convert whose temporary output exists and which waits for more input."""
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    out = tmp_path / "out.parquet"
+    with subprocess.Popen(  # type: ignore[call-overload]
+        [*PAGECOLS, "convert", str(fifo), "-o", str(out)], stderr=subprocess.PIPE, **popen
+    ) as proc:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                feed = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError:  # ENXIO: no reader yet
+                assert time.monotonic() < deadline, "convert never opened its input"
+                time.sleep(0.02)
+        try:
+            os.set_blocking(feed, True)
+            data = dump.read_bytes()
+            os.write(feed, data[:60_000])
+            while not [p for p in tmp_path.iterdir() if p.name.startswith(".out.parquet.")]:
+                assert time.monotonic() < deadline, "convert never started its output"
+                time.sleep(0.02)
+            proc.send_signal(sig)
+            if sig == signal.SIGHUP and popen:
+                time.sleep(1)
+                assert proc.poll() is None, "an ignored SIGHUP ended the command"
+                os.write(feed, data[60_000:])
+                os.close(feed)
+                feed = -1
+            code, stderr, _ = _ended(proc, within=60)
+        finally:
+            if feed >= 0:
+                os.close(feed)
+    return code, stderr
+
+
+def test_ctrl_c_while_writing_leaves_no_file(tmp_path: Path, dump: Path) -> None:
+    assert _while_writing(tmp_path, dump, signal.SIGINT) == (130, b"")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fifo"]
+
+
+def test_sighup_while_writing_leaves_no_file(tmp_path: Path, dump: Path) -> None:
+    """SIGKILL alone can leave a temporary (the next run removes it: test_whole_outputs)."""
+    assert _while_writing(tmp_path, dump, signal.SIGHUP) == (-signal.SIGHUP, b"")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fifo"]
+
+
+def test_an_ignored_sighup_stays_ignored(tmp_path: Path, dump: Path) -> None:
+    """``nohup pagecols convert …``: the command goes on, and its output is whole."""
+
+    def ignore_hangups() -> None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    code, stderr = _while_writing(tmp_path, dump, signal.SIGHUP, preexec_fn=ignore_hangups)
+    assert (code, stderr) == (0, b"")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fifo", "out.parquet"]
