@@ -161,10 +161,20 @@ def _watch(wake_read: int) -> None:
 
 def _interrupted(_signum: int, _frame: object) -> None:
     """Ctrl-C: remove the output's temporary and end with ``ExitCode.INTERRUPTED`` (130), at once and quietly."""
-    outfile = sys.modules.get("pagecols.outfile")
-    if outfile is not None:
-        outfile.remove_pending()
-    os._exit(ExitCode.INTERRUPTED)
+    try:
+        _remove_temporaries()
+    finally:
+        os._exit(ExitCode.INTERRUPTED)
+
+
+def _remove_temporaries() -> None:
+    """Remove the temporary output files being written (pagecols.outfile), if it is loaded yet.
+
+    A signal can come while it loads: then it has none, and may not have the function yet.
+    """
+    remove = getattr(sys.modules.get("pagecols.outfile"), "remove_pending", None)
+    if remove is not None:
+        remove()
 
 
 def _terminated(signum: int, _frame: object) -> None:
@@ -173,10 +183,10 @@ def _terminated(signum: int, _frame: object) -> None:
     Not through an exception and the clean-ups it would run: those wait for the writer
     thread, which may be blocked for good on a pipe nobody reads.
     """
-    outfile = sys.modules.get("pagecols.outfile")
-    if outfile is not None:
-        outfile.remove_pending()
-    signal.signal(signum, signal.SIG_DFL)
+    try:
+        _remove_temporaries()
+    finally:
+        signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 
 

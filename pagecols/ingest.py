@@ -332,7 +332,7 @@ def convert(
     hashes the text (:attr:`IngestReport.checksum`); ``labels`` go into the file's
     metadata (a dataset's, :mod:`pagecols.dataset`).
     """
-    target = out if out is not None else default_output(source)  # not Path(out): Path("") is "."
+    target = out if out is not None else default_output(source)
     with replacing(target) as dest, _parquet_sink(dest) as sink:
         return write_parquet(
             source, sink, strict=strict, on_bytes=on_bytes, workers=workers, checksum=checksum, labels=labels
@@ -400,8 +400,9 @@ def run_convert(dump: str, out: str | os.PathLike[str] | None, *, strict: bool =
     from pagecols.source import source_size
 
     try:
-        target = Path(out) if out is not None else default_output(dump)
-        existed = out is None and target.exists()
+        # Not Path(out): Path("") is ".", and `-o ""` was reported as that directory.
+        target = out if out is not None else default_output(dump)
+        existed = out is None and Path(target).exists()
         with byte_progress("converting", source_size(dump)) as advance:
             report = convert(dump, target, strict=strict, on_bytes=advance)
     except PagecolsError as e:
