@@ -19,7 +19,7 @@ from typing import IO, Any
 import polars as pl
 
 from pagecols.derive import decode_records, with_where
-from pagecols.errors import InputError
+from pagecols.errors import InputError, OutputError
 from pagecols.schema import COLUMNS, INT64_MAX, METADATA_KEY, NOT_UTF8, SCHEMA_VERSION, DumpMeta
 from pagecols.source import is_regular_file
 from pagecols.textfmt import latin1_rows, record_text
@@ -131,15 +131,29 @@ def _stage(source: str | os.PathLike[str]) -> tuple[IO[bytes], DumpMeta]:
     from pagecols.progress import byte_progress
     from pagecols.source import source_size
 
-    file = tempfile.TemporaryFile(prefix="pagecols-", suffix=".parquet")  # noqa: SIM115 - the caller closes it
+    where = tempfile.gettempdir()
+    try:
+        file = tempfile.TemporaryFile(prefix="pagecols-", suffix=".parquet")  # noqa: SIM115 - the caller closes it
+    except OSError as err:
+        raise _cannot_stage(source, where, err) from err
     try:
         with byte_progress("reading", source_size(source)) as advance:
             report = write_parquet(source, file, on_bytes=advance)
         file.flush()
+    except OSError as err:  # a full disk, a file size limit: the input is not to blame
+        with contextlib.suppress(OSError):  # what is still buffered cannot be written either
+            file.close()
+        raise _cannot_stage(source, where, err) from err
     except BaseException:
-        file.close()
+        with contextlib.suppress(OSError):
+            file.close()
         raise
     return file, report.meta()
+
+
+def _cannot_stage(source: str | os.PathLike[str], where: str, err: OSError) -> OutputError:
+    why = os.strerror(err.errno) if err.errno else err.strerror or str(err)
+    return OutputError(f"cannot write the temporary copy of `{os.fspath(source)}` in {where}: {why}")
 
 
 def _path_of(file: IO[bytes]) -> str:

@@ -12,6 +12,7 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,7 +68,7 @@ STDOUT_COMMANDS = {
     "top-table": ["top", "-n", "0", "{pq}"],
     "top-csv": ["top", "-n", "0", "--format", "csv", "{pq}"],
     "top-json": ["top", "-n", "0", "--format", "json", "{pq}"],
-    "diff-csv": ["diff", "-n", "0", "--format", "csv", "{pq}", "{dump}"],
+    "diff-csv": ["diff", "-n", "0", "--format", "csv", "{pq}", "{pq}"],
     "folded": ["folded", "{pq}"],
     "frag": ["frag", "{pq}"],
     "sort": ["sort", "-m", "{pq}", "-"],
@@ -105,6 +106,18 @@ def test_stdout_on_a_full_disk_is_an_error(dump: Path, parquet: Path, command: l
             timeout=120,
         )
     want = "Error: cannot write standard output: No space left on device\n"
+    assert (proc.returncode, proc.stderr.decode()) == (1, want)
+
+
+@pytest.mark.parametrize("command", [["top", "{dump}"], ["diff", "{pq}", "{dump}"]], ids=["top", "diff"])
+def test_a_text_dump_that_cannot_be_staged_is_an_error_naming_the_temporary(
+    dump: Path, parquet: Path, command: list[str]
+) -> None:
+    """A report reads a text dump through a temporary Parquet copy in $TMPDIR: a full disk
+    there blamed nothing (``Error: File too large``)."""
+    proc = run_limited(_words(command, dump=dump, pq=parquet), subprocess.DEVNULL, unbuffered=True)
+    tmp = tempfile.gettempdir()
+    want = f"Error: cannot write the temporary copy of `{dump}` in {tmp}: File too large\n"
     assert (proc.returncode, proc.stderr.decode()) == (1, want)
 
 
