@@ -179,13 +179,18 @@ def _staging(parent: Path) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM wait until the block ends: the renames that add the dumps happen all or none."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    """Ctrl-C and SIGTERM wait until the block ends: the renames that add the dumps happen all or none.
+
+    The mask holds them off this thread; :func:`pagecols.outfile.signals_held` holds the
+    console script's handlers, which may run on another (pagecols.entry).
+    """
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    with outfile.signals_held():
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _convert_all(

@@ -26,7 +26,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 from pagecols.errors import ExitCode, PagecolsError, complain, complain_os
 
@@ -122,7 +123,8 @@ def _run(command: Callable[[], int]) -> None:
     written under a temporary name, is removed on the way out).
     """
     try:
-        code = command()
+        with _command_running():
+            code = command()
     except KeyboardInterrupt:
         code = ExitCode.INTERRUPTED
     except OSError as err:
@@ -130,15 +132,42 @@ def _run(command: Callable[[], int]) -> None:
     exit_now(code)
 
 
+#: How long the signal thread waits for the main thread to take Ctrl-C (Python runs a
+#: handler between two bytecodes, within 5 ms when it runs Python code at all) ...
+HANDLER_WAIT_S = 0.2
+#: ... and how long it then lets the main thread unwind: stop a dataset's worker
+#: processes (seconds on a busy machine), remove a staging directory, before the process
+#: ends anyway.  A second Ctrl-C ends it at once.
+UNWIND_S = 10.0
+
+
+class _Interrupt:
+    """Whether a command is running (Ctrl-C unwinds it: typer and :func:`_run` turn that
+    into a quiet 130), and whether the main thread took Ctrl-C."""
+
+    running = False
+    taken = threading.Event()
+
+
+@contextlib.contextmanager
+def _command_running() -> Iterator[None]:
+    _Interrupt.running = True
+    try:
+        yield
+    finally:
+        _Interrupt.running = False
+
+
 def guard_signals() -> None:
-    """Ctrl-C ends a command at once with ``ExitCode.INTERRUPTED`` (130), SIGTERM and SIGHUP by dying of
-    the signal; none leaves a temporary output file.  A signal ignored when the process
-    started (``nohup``, a background job of a script) stays ignored.
+    """Ctrl-C ends a command with ``ExitCode.INTERRUPTED`` (130) at once, SIGTERM and SIGHUP
+    by dying of the signal; none leaves a temporary output file.  A signal ignored when the
+    process started (``nohup``, a background job of a script) stays ignored.
 
     A Python handler runs only in the main thread, between two bytecodes: not while a read
     blocks (polars' handler restarts it) nor while polars computes.  So the handlers also
-    wake a thread (``signal.set_wakeup_fd``), which ends the process on Ctrl-C wherever the
-    main thread is.
+    wake a thread (``signal.set_wakeup_fd``).  Ctrl-C that the main thread takes unwinds the
+    command (its clean-ups run) while the modules have loaded, and ends the process at
+    once before; one it cannot take is ended by the thread.
     """
     handlers = {signal.SIGINT: _interrupted, signal.SIGTERM: _terminated, signal.SIGHUP: _terminated}
     for signum, handler in handlers.items():
@@ -153,18 +182,42 @@ def guard_signals() -> None:
 
 
 def _watch(wake_read: int) -> None:
-    """The wake-up thread of :func:`guard_signals`: Ctrl-C ends the process from here."""
+    """The signal thread of :func:`guard_signals`: ends the process on Ctrl-C, unless the
+    main thread does so first."""
     while data := os.read(wake_read, 64):
         if signal.SIGINT in data:
-            _interrupted(signal.SIGINT, None)
+            if _Interrupt.taken.wait(HANDLER_WAIT_S):
+                time.sleep(UNWIND_S)
+            _unless_held(_end_interrupted, wait=True)
 
 
 def _interrupted(_signum: int, _frame: object) -> None:
-    """Ctrl-C: remove the output's temporary and end with ``ExitCode.INTERRUPTED`` (130), at once and quietly."""
+    """Ctrl-C on the main thread: unwind the command under way (KeyboardInterrupt), or end
+    the process at once when none is (the modules still load) or it is the second Ctrl-C."""
+    first = not _Interrupt.taken.is_set()
+    _Interrupt.taken.set()
+    _unless_held(_raise_interrupt if first and _Interrupt.running else _end_interrupted)
+
+
+def _raise_interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def _end_interrupted() -> None:
     try:
         _remove_temporaries()
     finally:
         os._exit(ExitCode.INTERRUPTED)
+
+
+def _unless_held(action: Callable[[], None], *, wait: bool = False) -> None:
+    """``action`` now, or at the end of a :func:`pagecols.outfile.signals_held` block under
+    way (``wait``: on this thread, once no block is)."""
+    unless_held = getattr(sys.modules.get("pagecols.outfile"), "unless_held", None)
+    if unless_held is None:  # not loaded yet, so nothing is held
+        action()
+    else:
+        unless_held(action, wait=wait)
 
 
 def _remove_temporaries() -> None:
@@ -183,11 +236,15 @@ def _terminated(signum: int, _frame: object) -> None:
     Not through an exception and the clean-ups it would run: those wait for the writer
     thread, which may be blocked for good on a pipe nobody reads.
     """
-    try:
-        _remove_temporaries()
-    finally:
-        signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
+
+    def die() -> None:
+        try:
+            _remove_temporaries()
+        finally:
+            signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    _unless_held(die)
 
 
 def main() -> None:
@@ -215,7 +272,8 @@ def main() -> None:
     from pagecols.cli import app
 
     try:
-        app(prog_name="pagecols")
+        with _command_running():
+            app(prog_name="pagecols")
         code = 0
     except SystemExit as done:  # how typer ends every command
         code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1

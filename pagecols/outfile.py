@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Final, cast
+from typing import ClassVar, Final, cast
 
 from pagecols.errors import OutputError, UsageError
 
@@ -131,10 +131,13 @@ def remove_pending() -> None:
             os.unlink(tmp)
     for tmp in list(_PENDING_DIRS):
         shutil.rmtree(tmp, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the parent made for it, once empty (dataset._staging)
+            os.rmdir(os.path.dirname(tmp))
 
 
 def add_pending_dir(path: str | os.PathLike[str]) -> None:
-    """Have :func:`remove_pending` remove the directory ``path`` too, until :func:`discard_pending_dir`."""
+    """Have :func:`remove_pending` remove the directory ``path`` too (and its parent, once
+    empty), until :func:`discard_pending_dir`."""
     _PENDING_DIRS.add(os.fspath(path))
 
 
@@ -142,11 +145,14 @@ def discard_pending_dir(path: str | os.PathLike[str]) -> None:
     _PENDING_DIRS.discard(os.fspath(path))
 
 
-#: Guards the two below: a signal's action is taken on another thread (pagecols.entry).
-_HOLD = threading.RLock()
-_held = 0
-#: What the signals that came while held would have done (end the process), in order.
-_deferred: list[Callable[[], None]] = []
+class _Hold:
+    """How many :func:`signals_held` blocks are under way, and what the signals that came meanwhile would do."""
+
+    #: A signal's action may be taken on another thread (pagecols.entry); reentrant, as a
+    #: handler may run on the main thread while it holds this.
+    lock: ClassVar[threading.RLock] = threading.RLock()
+    depth: ClassVar[int] = 0
+    deferred: ClassVar[list[Callable[[], None]]] = []
 
 
 @contextlib.contextmanager
@@ -156,28 +162,34 @@ def signals_held() -> Iterator[None]:
     ``pthread_sigmask`` holds a signal off the calling thread only: one sent to the process
     still reaches another thread, whose handler ends the process at once.
     """
-    global _held
-    with _HOLD:
-        _held += 1
+    with _Hold.lock:
+        _Hold.depth += 1
     try:
         yield
     finally:
-        with _HOLD:
-            _held -= 1
-            waiting = list(_deferred) if _held == 0 else []
-            if _held == 0:
-                _deferred.clear()
+        with _Hold.lock:
+            _Hold.depth -= 1
+            waiting = list(_Hold.deferred) if _Hold.depth == 0 else []
+            if _Hold.depth == 0:
+                _Hold.deferred.clear()
         for action in waiting:
             action()
 
 
-def unless_held(action: Callable[[], None]) -> None:
-    """Do ``action`` (end the process on a signal) now, or when the :func:`signals_held` block ends."""
-    with _HOLD:
-        if _held:
-            _deferred.append(action)
-            return
-    action()
+def unless_held(action: Callable[[], None], *, wait: bool = False) -> None:
+    """Do ``action`` (what a signal does) now, or when the :func:`signals_held` blocks end.
+
+    ``wait``: on this thread (not the one running the blocks), once none is under way.
+    """
+    while True:
+        with _Hold.lock:
+            if not _Hold.depth:
+                action()
+                return
+            if not wait:
+                _Hold.deferred.append(action)
+                return
+        time.sleep(0.05)
 
 
 @contextlib.contextmanager

@@ -21,8 +21,6 @@ import pytest
 
 from pagecols import synth
 
-PAGECOLS = [sys.executable, "-m", "pagecols"]
-
 
 @pytest.fixture(scope="module")
 def dump(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -52,6 +50,15 @@ def _reading_stdin(pid: int) -> bool:
     return False
 
 
+def pagecols(*, hangups: str = "SIG_DFL") -> list[str]:
+    """``python -m pagecols`` with SIGINT and SIGHUP as a terminal's foreground job has them,
+    even when the tests run as a background job (which starts with them ignored, and a child
+    inherits that); ``hangups="SIG_IGN"`` is ``nohup``."""
+    launch = "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    launch += f"signal.signal(signal.SIGHUP, signal.{hangups}); runpy.run_module('pagecols', run_name='__main__')"
+    return [sys.executable, "-c", launch]
+
+
 def _ended(proc: subprocess.Popen[bytes], *, within: float) -> tuple[int, bytes, float]:
     """The exit status, stderr and seconds taken of ``proc``, which must end ``within`` seconds.
 
@@ -79,7 +86,10 @@ def test_ctrl_c_ends_a_command_waiting_on_a_pipe(tmp_path: Path, command: list[s
     out = tmp_path / "x.parquet"
     argv = [str(out) if w == "{out}" else w for w in command]
     with subprocess.Popen(
-        [*PAGECOLS, *argv], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [*pagecols(), *argv],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     ) as proc:
         # Nothing is written: the command blocks reading stdin, polars' handler in place by then.
         deadline = time.monotonic() + 60
@@ -98,7 +108,11 @@ def test_ctrl_c_while_the_modules_load_is_quiet(dump: Path) -> None:
     """Sent as soon as the handlers are in place (the signal thread is the process's second),
     while typer and polars are still loading: no traceback."""
     for delay in (0, 0.005, 0.01, 0.02, 0.05, 0.1):
-        with subprocess.Popen([*PAGECOLS, "top", str(dump)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:
+        with subprocess.Popen(
+            [*pagecols(), "top", str(dump)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        ) as proc:
             deadline = time.monotonic() + 60
             while _threads(proc.pid) < 2:
                 assert time.monotonic() < deadline, "the signal thread never started"
@@ -113,7 +127,9 @@ def test_ctrl_c_while_the_modules_load_is_quiet(dump: Path) -> None:
 def test_ctrl_c_at_any_moment_is_exit_130_or_a_finished_command(tmp_path: Path, dump: Path, delay: float) -> None:
     out = tmp_path / "out.parquet"
     with subprocess.Popen(
-        [*PAGECOLS, "convert", str(dump), "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [*pagecols(), "convert", str(dump), "-o", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     ) as proc:
         deadline = time.monotonic() + 60
         while _threads(proc.pid) < 2 and proc.poll() is None:
@@ -130,14 +146,16 @@ def test_ctrl_c_at_any_moment_is_exit_130_or_a_finished_command(tmp_path: Path, 
         assert list(tmp_path.iterdir()) == []
 
 
-def _while_writing(tmp_path: Path, dump: Path, sig: signal.Signals, **popen: object) -> tuple[int, bytes]:
+def _while_writing(
+    tmp_path: Path, dump: Path, sig: signal.Signals, *, ignore_hangups: bool = False
+) -> tuple[int, bytes]:
     """Send ``sig`` to a convert whose temporary output exists and which waits for more input."""
     fifo = tmp_path / "in.fifo"
     os.mkfifo(fifo)
     out = tmp_path / "out.parquet"
-    with subprocess.Popen(  # type: ignore[call-overload]
-        [*PAGECOLS, "convert", str(fifo), "-o", str(out)], stderr=subprocess.PIPE, **popen
-    ) as proc:
+
+    command = pagecols(hangups="SIG_IGN" if ignore_hangups else "SIG_DFL")
+    with subprocess.Popen([*command, "convert", str(fifo), "-o", str(out)], stderr=subprocess.PIPE) as proc:
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -154,7 +172,7 @@ def _while_writing(tmp_path: Path, dump: Path, sig: signal.Signals, **popen: obj
                 assert time.monotonic() < deadline, "convert never started its output"
                 time.sleep(0.02)
             proc.send_signal(sig)
-            if sig == signal.SIGHUP and popen:
+            if ignore_hangups:
                 time.sleep(1)
                 assert proc.poll() is None, "an ignored SIGHUP ended the command"
                 os.write(feed, data[60_000:])
@@ -180,10 +198,24 @@ def test_sighup_while_writing_leaves_no_file(tmp_path: Path, dump: Path) -> None
 
 def test_an_ignored_sighup_stays_ignored(tmp_path: Path, dump: Path) -> None:
     """``nohup pagecols convert …``: the command goes on, and its output is whole."""
-
-    def ignore_hangups() -> None:
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-
-    code, stderr = _while_writing(tmp_path, dump, signal.SIGHUP, preexec_fn=ignore_hangups)
+    code, stderr = _while_writing(tmp_path, dump, signal.SIGHUP, ignore_hangups=True)
     assert (code, stderr) == (0, b"")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fifo", "out.parquet"]
+
+
+def test_a_signal_that_comes_while_held_acts_when_the_block_ends() -> None:
+    """A dataset's renames happen all or none: the handlers, on whatever thread they run,
+    wait for :func:`pagecols.outfile.signals_held` blocks to end (pthread_sigmask holds a
+    signal off one thread only)."""
+    from pagecols import outfile
+
+    done: list[str] = []
+    with outfile.signals_held():
+        with outfile.signals_held():
+            outfile.unless_held(lambda: done.append("first"))
+        assert done == []
+        outfile.unless_held(lambda: done.append("second"))
+        assert done == []
+    assert done == ["first", "second"]
+    outfile.unless_held(lambda: done.append("now"))
+    assert done == ["first", "second", "now"]
