@@ -58,21 +58,29 @@ Sources = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
 def parse_labels(items: Sequence[str]) -> dict[str, str]:
     """``["host=web01", "taken=1"]`` -> ``{"host": "web01", "taken": "1"}``, in the order given, checked."""
-    labels: dict[str, str] = {}
+    pairs: list[tuple[str, str]] = []
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
             raise UsageError(f"label `{item}` is not KEY=VALUE")
+        if key in (k for k, _ in pairs):
+            raise UsageError(f"label key `{key}` is given twice")
+        pairs.append((key, value))
+    labels = dict(pairs)
+    check_labels(labels)
+    return labels
+
+
+def check_labels(labels: Mapping[str, str]) -> None:
+    """Each key a name that is no column of the table, each value one a path holds as it is; else a UsageError."""
+    for key, value in labels.items():
         if not _KEY.fullmatch(key):
             raise UsageError(f"label key `{key}` must be a name: letters, digits and _, not starting with a digit")
-        if key in COLUMNS or key in labels:
-            what = "a column of the table" if key in COLUMNS else "given twice"
-            raise UsageError(f"label key `{key}` is {what}")
+        if key in COLUMNS:
+            raise UsageError(f"label key `{key}` is a column of the table")
         if not _VALUE.fullmatch(value) or value in (".", ".."):
             allowed = "letters, digits and . _ : @ + , - (a path holds them as they are)"
             raise UsageError(f"label value `{value}` of `{key}`: use {allowed}")
-        labels[key] = value
-    return labels
 
 
 def labels_of(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -132,6 +140,8 @@ def add_each(
     root = Path(into)
     if root.exists() and not root.is_dir():
         raise InputError(f"`{root}` is not a directory: a dataset is one")
+    for _, labels in items:
+        check_labels(labels)
     keys = {tuple(labels) for _, labels in items}
     if len(keys) > 1:
         raise UsageError("every dump added at once takes the same label keys, in the same order")
@@ -163,7 +173,7 @@ def _check_layout(root: Path, wanted: list[str]) -> None:
 def _staging(parent: Path) -> Iterator[Path]:
     """A fresh directory of this process under ``parent``, removed with ``parent`` if empty afterwards."""
     try:
-        parent.mkdir(exist_ok=True)
+        parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=parent))
     except OSError as err:
         raise InputError(f"cannot write beside the dataset in `{parent.parent}`: {err.strerror}") from err

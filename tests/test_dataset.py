@@ -108,6 +108,18 @@ def test_bad_labels_are_usage_errors(labels: list[str], message: str) -> None:
         dataset.parse_labels(labels)
 
 
+def test_the_library_checks_labels_too(tmp_path: Path, dumps: dict[str, Path]) -> None:
+    with pytest.raises(UsageError, match="use letters, digits"):
+        dataset.add([dumps["a1"]], tmp_path / "fleet", {"host": "../../etc"})
+    assert not (tmp_path / "fleet").exists()
+
+
+def test_a_dataset_is_made_with_its_parent_directories(tmp_path: Path, dumps: dict[str, Path]) -> None:
+    (added,) = dataset.add([dumps["a1"]], tmp_path / "new" / "dir" / "fleet", {"host": "a"})
+    assert added.path.parent == tmp_path / "new" / "dir" / "fleet" / "host=a"
+    assert sorted(p.name for p in (tmp_path / "new" / "dir").iterdir()) == ["fleet"]
+
+
 def test_labels_must_follow_the_datasets_partitions(fleet: Path, dumps: dict[str, Path]) -> None:
     with pytest.raises(UsageError, match="partitioned by host, taken"):
         dataset.add([dumps["a1"]], fleet, {"taken": "3", "host": "a"})
