@@ -143,6 +143,7 @@ def parse_stacks(text: str, *, source: str = "<text>") -> pl.DataFrame:
         first = bad.row(0, named=True)
         raise ParseError("not a stack line nor a count line", source=source, line=first["line"], text=first["text"])
 
+    _check_counts(kinds.filter(known), source)
     counts = [
         pl.col("text")
         .filter(pl.col("key") == name)
@@ -167,6 +168,29 @@ def parse_stacks(text: str, *, source: str = "<text>") -> pl.DataFrame:
     # The kernel prints the u32 handle with %d, so a large one comes out negative.
     wrapped = pl.when(pl.col("handle") < 0).then(pl.col("handle") + 2**32).otherwise(pl.col("handle"))
     return _finish(entries.drop("entry", "line").with_columns(handle=wrapped))
+
+
+def _check_counts(lines: pl.DataFrame, source: str) -> None:
+    """Every count line holds one number its column can hold; a ``ParseError`` at the first that does not.
+
+    The kernel prints ``nr_base_pages`` and ``stack_count`` as ints and the u32 ``handle``
+    with ``%d``: anything else is a damaged file, not a count to leave null.
+    """
+    number = pl.col("text").str.extract(r"^[a-z_]+:\s*(-?\d+)\s*$", 1)
+    value = number.cast(pl.Int64, strict=False)
+    handle = pl.col("key") == "handle"
+    problem = (
+        pl.when(number.is_null())
+        .then(pl.lit("a count line without a number"))
+        .when(value.is_null())
+        .then(pl.lit("count out of range"))
+        .when(handle & ((value < -(2**31)) | (value >= 2**32)))
+        .then(pl.lit("handle out of range (a u32)"))
+    )
+    bad = lines.select("line", "text", problem=problem).drop_nulls("problem")
+    if bad.height:
+        first = bad.row(0, named=True)
+        raise ParseError(first["problem"], source=source, line=first["line"], text=first["text"])
 
 
 def _finish(frame: pl.DataFrame) -> pl.DataFrame:
@@ -194,7 +218,16 @@ def read_stacks(path: str | os.PathLike[str], *, handles: str | os.PathLike[str]
     With ``handles`` (a show_handles file) the page counts come from it, joined on the
     handles of ``path`` (a show_stacks_handles file).
     """
-    text = _read_all(path).decode("utf-8", "surrogateescape")
+    data = _read_all(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        # Kernel symbol and module names are ASCII: a byte that is not UTF-8 is damage.
+        line = data.count(b"\n", 0, err.start) + 1
+        start = data.rfind(b"\n", 0, err.start) + 1
+        end = data.find(b"\n", err.start)
+        shown = data[start : end if end >= 0 else len(data)].decode("utf-8", "replace")
+        raise ParseError("not valid UTF-8", source=str(path), line=line, text=shown) from err
     table = parse_stacks(text, source=str(path))
     if handles is None:
         return table
