@@ -116,7 +116,11 @@ def load(source: Source | Table) -> Table:
             columns = pl.read_parquet_schema(path).keys()
         except plx.PolarsError as err:
             raise InputError(f"cannot read `{path}` as Parquet: {err}") from err
-        if kind_of(columns) == "stacks":
+        try:
+            kind = kind_of(columns)
+        except UsageError:  # bad input, as info, cat and sort say (exit 1): not a usage error
+            raise InputError(f"{path}: a Parquet file, but not one written by pagecols convert") from None
+        if kind == "stacks":
             return Table(pl.scan_parquet(path), "stacks", name)
         return _load_many(path, name)  # a file of a dataset has its labels too
     return Table(_scan_dump(path), "records", name)

@@ -250,3 +250,31 @@ def test_only_stale_temporaries_of_our_naming_are_removed(tmp_path: Path, dump: 
         subprocess.run([*PAGECOLS, "top", str(dump), "-o", str(tmp_path / "top.txt")], check=True, timeout=120)
     left = {name for name in os.listdir(tmp_path) if name != "top.txt"}
     assert left == {names[k] for k in ("locked", "young", "not-ours", "a-directory")}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["info", "{f}"],
+        ["cat", "{f}"],
+        ["sort", "{f}", "-"],
+        ["top", "{f}"],
+        ["diff", "{f}", "{f}"],
+        ["folded", "{f}"],
+        ["frag", "{f}"],
+        ["query", "{f}", "SELECT 1"],
+        ["plot", "top", "{f}", "-o", "{png}"],
+    ],
+    ids=["info", "cat", "sort", "top", "diff", "folded", "frag", "query", "plot"],
+)
+def test_foreign_parquet_is_bad_input_in_every_command(tmp_path: Path, command: list[str]) -> None:
+    """info, cat and sort said exit 1, the reports 2 (a usage error) with a message about frames."""
+    import polars as pl
+
+    foreign = tmp_path / "foreign.parquet"
+    pl.DataFrame({"a": [1, 2]}).write_parquet(foreign)
+    words = [str(foreign) if w == "{f}" else str(tmp_path / "x.png") if w == "{png}" else w for w in command]
+    proc = subprocess.run([*PAGECOLS, *words], capture_output=True, check=False, timeout=120)
+    want = f"Error: {foreign}: a Parquet file, but not one written by pagecols convert\n"
+    assert (proc.returncode, proc.stderr.decode()) == (1, want)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["foreign.parquet"]
