@@ -31,7 +31,7 @@ from typing import Final, Literal
 import polars as pl
 from py4j.protocol import Py4JJavaError
 from pyspark.errors import AnalysisException, ParseException, PySparkException, PySparkRuntimeError
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType
 
@@ -491,6 +491,62 @@ def _diff_order(frame: DataFrame, order: str, keys: Sequence[str]) -> DataFrame:
     if order not in by:
         raise UsageError(f"unknown order `{order}`; orders: {', '.join(analyze.DIFF_ORDERS)}")
     return frame.orderBy(*[m.desc_nulls_last() for m in by[order]], *[F.col(f"`{k}`").asc_nulls_last() for k in keys])
+
+
+# --- trend --------------------------------------------------------------------------------------
+
+
+def trend(
+    spark: SparkSession,
+    source: SparkSource | SparkTable,
+    *,
+    over: str,
+    by: Keys = "stack",
+    page_size: int = PAGE_SIZE,
+) -> DataFrame:
+    """Pages and allocations of each group at each value of the label ``over`` (:func:`pagecols.analyze.trend`).
+
+    The snapshots' order (:func:`pagecols.analyze.snapshot_order`) is worked out on the
+    driver from the label's distinct values; everything else stays in Spark.
+    """
+    table = load(spark, source)
+    keys = _keys(table, by)
+    if over not in table.frame.columns:
+        raise UsageError(f"`{over}` is not a column of {table.name}: --over takes a label (such as `taken`)")
+    if over in keys:
+        raise UsageError(f"`{over}` is both --over and a --by key")
+    frame = table.frame.withColumn(over, F.col(f"`{over}`").cast("string"))
+    per = groups(spark, SparkTable(frame, table.kind, table.name), [*keys, over])
+    columns = _group_columns(keys)
+    identity = [c for c in columns if c != "stack"]  # a stack is its hash
+    with _spark_errors():
+        values = [row[0] for row in per.select(over).distinct().collect()]
+    order = analyze.snapshot_order(values)
+    snapshots = spark.createDataFrame(
+        [(value, i) for i, value in enumerate(order)], schema=f"`{over}` string, _snapshot int"
+    )
+    grid = per.select(*columns).dropDuplicates(identity).crossJoin(F.broadcast(snapshots))
+    measures = per.select(
+        *[F.col(f"`{c}`").alias(f"{c}__m") for c in [*identity, over]],
+        F.col("pages").alias("_pages"),
+        F.col("allocations").alias("_allocations"),
+    )
+    on = [grid[f"`{c}`"].eqNullSafe(measures[f"`{c}__m`"]) for c in [*identity, over]]
+    whole = Window.partitionBy(*[F.col(f"`{c}`") for c in identity])
+    long = grid.join(measures, on=on, how="left").select(
+        *[F.col(f"`{c}`") for c in columns],
+        F.col(f"`{over}`"),
+        "_snapshot",
+        F.coalesce("_pages", F.lit(0)).cast("long").alias("pages"),
+        F.coalesce("_allocations", F.lit(0)).cast("long").alias("allocations"),
+    )
+    growth = F.max_by("pages", "_snapshot").over(whole) - F.min_by("pages", "_snapshot").over(whole)
+    long = long.withColumns({"mib": _mib(F.col("pages"), page_size), "_growth": growth})
+    return long.orderBy(
+        F.col("_growth").desc_nulls_last(),
+        *[F.col(f"`{c}`").asc_nulls_last() for c in columns],
+        F.col("_snapshot").asc(),
+    ).select(*[F.col(f"`{c}`") for c in columns], F.col(f"`{over}`"), "pages", "allocations", "mib")
 
 
 # --- folded -------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ if shutil.which("java") is None and "JAVA_HOME" not in os.environ:
 from pyspark.sql import SparkSession
 
 import pagecols
-from pagecols import analyze, synth
+from pagecols import analyze, dataset, synth
 from pagecols import spark as ps
 from pagecols.cli import app
 from pagecols.errors import InputError, UsageError
@@ -45,7 +45,6 @@ SAMPLES = ("linux-6.12-memcg.page_owner.txt.gz", "synth-3.19.txt.gz", "synth-mm-
 #: The fleet: hosts x snapshots, each a seeded synthetic dump of its own.
 HOSTS = ("web01", "web02", "db01")
 TAKEN = ("1", "2")
-LABELS = {"host": pl.String, "taken": pl.String}
 
 EVERY_KEY = (*analyze.DOCUMENTED_KEYS, "freed_before", "handle", "where,comm", "memcg,order")
 
@@ -105,14 +104,12 @@ def fleet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             dump = text / f"{host}-{taken}.txt"
             # The second snapshot of a host is the first one and more of the same machine.
             synth.write_dump(dump, records=300 + 100 * j, seed=11 + i, era="6.7" if i else "5.18")
-            part = root / f"host={host}" / f"taken={taken}"
-            part.mkdir(parents=True)
-            pagecols.convert(dump, part / "dump.parquet")
+            dataset.add([dump], root, {"host": host, "taken": taken})
     return root
 
 
 def _fleet_frame(root: Path) -> pl.LazyFrame:
-    return pl.scan_parquet(root / "**" / "*.parquet", hive_partitioning=True, hive_schema=LABELS)
+    return dataset.scan(root)
 
 
 #: Hand-made records for the edge cases; each row says what it is there for.
@@ -293,6 +290,37 @@ def test_diff_between_partition_paths(spark: SparkSession, sources: dict[str, So
     same(analyze.diff(old_p, new_p, by="taken,where"), got)
 
 
+# --- trend --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", [*EVERY_KEY, "host"])
+def test_trend_every_key(spark: SparkSession, sources: dict[str, Source], key: str) -> None:
+    fleet = sources["fleet"]
+    same(analyze.trend(fleet.polars, over="taken", by=key), ps.trend(spark, fleet.spark, over="taken", by=key))
+
+
+def test_trend_over_hosts_and_missing_snapshots(spark: SparkSession, sources: dict[str, Source]) -> None:
+    """Over another label, and with groups absent from some snapshots (they count 0 there)."""
+    fleet = sources["fleet"]
+    for over, key in (("host", "where"), ("host", "taken,comm"), ("taken", "stack")):
+        same(analyze.trend(fleet.polars, over=over, by=key), ps.trend(spark, fleet.spark, over=over, by=key))
+    edge = sources["edge"]
+    both_refuse(lambda: analyze.trend(edge.polars, over="taken"), lambda: ps.trend(spark, edge.spark, over="taken"))
+    both_refuse(
+        lambda: analyze.trend(fleet.polars, over="taken", by="taken"),
+        lambda: ps.trend(spark, fleet.spark, over="taken", by="taken"),
+    )
+
+
+def test_trend_sorts_snapshots_as_numbers(spark: SparkSession, sources: dict[str, Source]) -> None:
+    edge = sources["edge"]
+    labelled = edge.polars.with_columns(taken=pl.Series(["9", "10", "9", "10", "100", "9", "10"]))
+    frame = spark.createDataFrame(_values(labelled).drop("raw", "parse_error").to_arrow())
+    got = ps.trend(spark, frame, over="taken", by="where")
+    same(analyze.trend(labelled.drop("raw", "parse_error"), over="taken", by="where"), got)
+    assert ps.to_polars(got)["taken"].to_list()[:3] == ["9", "10", "100"]
+
+
 # --- folded, frag -------------------------------------------------------------------------------
 
 
@@ -461,6 +489,24 @@ def test_cli_engines_print_the_same(converted: dict[str, Path], argv: list[str])
     code, out, err = _cli(*args)
     spark_code, spark_out, spark_err = _cli(*args, "--engine", "spark")
     assert (spark_code, spark_out, spark_err) == (code, out, err)
+
+
+@pytest.mark.usefixtures("spark")
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["trend", "{fleet}", "--over", "taken", "-b", "where", "-f", "csv"], id="trend-long"),
+        pytest.param(["trend", "{fleet}", "--over", "taken", "-b", "host,where", "--fail-above", "0.01"], id="trend"),
+        pytest.param(["top", "{fleet}/host=web02", "-b", "taken,comm", "-f", "json"], id="top-partition"),
+        pytest.param(["diff", "{fleet}/*/taken=1", "{fleet}/*/taken=2", "-b", "where"], id="diff-globs"),
+        pytest.param(["query", "{fleet}", "SELECT host, sum(pages) AS p FROM pages GROUP BY host ORDER BY host"]),
+    ],
+)
+def test_cli_engines_agree_on_a_dataset(fleet_dir: Path, argv: list[str]) -> None:
+    args = [a.format(fleet=fleet_dir) for a in argv]
+    expected = _cli(*args)
+    assert expected[0] in (0, 3), expected[2]
+    assert _cli(*args, "--engine", "spark") == expected
 
 
 def test_cli_spark_needs_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
