@@ -188,7 +188,7 @@ def _read_parquet(spark: SparkSession, paths: list[str], name: str) -> DataFrame
         try:
             return _signed(reader.parquet(*paths))
         except AnalysisException as err:
-            raise InputError(f"cannot read {name} as Parquet: {_first_line(err)}") from err
+            raise InputError(f"cannot read `{name}` as Parquet: {_first_line(err)}") from err
 
 
 def _first_line(err: Exception) -> str:
@@ -210,11 +210,15 @@ def load(spark: SparkSession, source: SparkSource | SparkTable) -> SparkTable:
                     for name in stk.STACKS_SCHEMA.names()
                 ]
             )
-        return SparkTable(frame, kind, "frame")
+        return SparkTable(frame, kind, "the frame")
     paths = [os.fspath(source)] if isinstance(source, str | os.PathLike) else [os.fspath(p) for p in source]
     if not paths:
         raise UsageError("no source given")
-    name = f"`{paths[0]}`" if len(paths) == 1 else f"`{paths[0]}` and {len(paths) - 1} more"
+    # Named as the polars engine names a source in its messages.
+    if len(paths) > 1:
+        name = f"{paths[0]} (+{len(paths) - 1} more)"
+    else:
+        name = Path(paths[0]).name if os.path.isfile(paths[0]) else paths[0]
     for path in paths:
         if not _is_local(path):
             continue
@@ -239,7 +243,7 @@ def load(spark: SparkSession, source: SparkSource | SparkTable) -> SparkTable:
     try:
         kind = analyze.kind_of(frame.columns)
     except UsageError as err:
-        raise InputError(f"{name}: not a table written by pagecols convert") from err
+        raise InputError(f"`{name}`: not a table written by pagecols convert") from err
     return SparkTable(frame, kind, name)
 
 
