@@ -94,6 +94,29 @@ def fail(err: PagecolsError) -> NoReturn:
 # --- ingest: convert, info, cat ----------------------------------------------------------
 
 
+def _choices(*values: str) -> Callable[[str], list[str]]:
+    """Shell completion of an option's values among ``values``."""
+
+    def complete(incomplete: str) -> list[str]:
+        return [v for v in values if v.startswith(incomplete)]
+
+    return complete
+
+
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="polars (this machine) or spark (a Spark session: see --master)",
+        autocompletion=_choices("polars", "spark"),
+    ),
+]
+MasterOption = Annotated[
+    str | None,
+    typer.Option("--master", help="with --engine spark: Spark master [default: the active session, else local[*]]"),
+]
+
+
 @app.command(epilog=EXIT_CODES_HELP)
 def convert(
     dumps: Annotated[
@@ -122,6 +145,13 @@ def convert(
         typer.Option("--jobs", "-j", min=1, metavar="N", help="dumps converted at once [default: every core]"),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="stop at the first record that does not parse")] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine", help="with --into: polars (processes here) or spark (a task per dump; paths all executors open)"
+        ),
+    ] = "polars",
+    master: MasterOption = None,
 ) -> None:
     """Parse a dump once and write it as Parquet.
 
@@ -138,6 +168,8 @@ def convert(
     if into is None:
         if label or len(dumps) > 1:
             fail(UsageError("several dumps, or labels, go into a dataset: add --into DIR"))
+        if engine != "polars" or master is not None:
+            fail(UsageError("--engine and --master go with --into"))
         from pagecols import ingest
 
         # The console script runs the usual spellings of this command without typer (pagecols.entry).
@@ -145,9 +177,12 @@ def convert(
     else:
         if out is not None:
             fail(UsageError("-o names one file and --into a dataset: give one of them"))
-        from pagecols import dataset
+        from pagecols import engine as engines
 
-        code = dataset.run_add(dumps, into, label or [], strict=strict, jobs=jobs)
+        try:
+            code = engines.convert(dumps, into, label or [], engine, master, strict=strict, jobs=jobs)
+        except PagecolsError as e:
+            fail(e)
     if code:
         raise typer.Exit(code)
 
@@ -294,15 +329,6 @@ def _values(module: str, name: str, *, listed: bool = False) -> Callable[[str], 
     return complete
 
 
-def _choices(*values: str) -> Callable[[str], list[str]]:
-    """Shell completion of an option's values among ``values``."""
-
-    def complete(incomplete: str) -> list[str]:
-        return [v for v in values if v.startswith(incomplete)]
-
-    return complete
-
-
 _KEY_VALUES = _values("pagecols.analyze", "DOCUMENTED_KEYS", listed=True)
 
 _FORMAT_HELP = "table (fitted to the terminal, plain when piped), csv, json or parquet (needs -o)"
@@ -330,18 +356,6 @@ SrcArgument = Annotated[
     typer.Argument(metavar="SRC...", help="a dump (text or Parquet) or a page_owner_stacks file" + _MANY_HELP),
 ]
 DumpArgument = Annotated[list[str], typer.Argument(metavar="SRC...", help="a dump (text or Parquet)" + _MANY_HELP)]
-EngineOption = Annotated[
-    str,
-    typer.Option(
-        "--engine",
-        help="polars (this machine) or spark (a Spark session: see --master)",
-        autocompletion=_choices("polars", "spark"),
-    ),
-]
-MasterOption = Annotated[
-    str | None,
-    typer.Option("--master", help="with --engine spark: Spark master [default: the active session, else local[*]]"),
-]
 
 
 def inputs(src: list[str]) -> str | list[str]:

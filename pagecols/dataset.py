@@ -27,7 +27,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -108,6 +108,12 @@ class Added:
     report: IngestReport
 
 
+#: Converts dumps into files of a staging directory: ``(items, staging, strict=, jobs=)`` -> each file and
+#: its report, in the order of the items.  :func:`add_each` runs processes on this machine; the Spark
+#: engine runs a task per dump (``pagecols.spark.convert``).
+ConvertAll = Callable[..., list[tuple[Path, IngestReport]]]
+
+
 def add(
     dumps: Sequence[str | os.PathLike[str]],
     into: str | os.PathLike[str],
@@ -115,6 +121,7 @@ def add(
     *,
     strict: bool = False,
     jobs: int | None = None,
+    convert_all: ConvertAll | None = None,
 ) -> list[Added]:
     """Convert ``dumps`` into the dataset ``into`` under ``labels``; all of them or none.
 
@@ -122,7 +129,7 @@ def add(
     default).  A dump already in the dataset with the same labels and the same text is
     replaced.  The labels must have the keys of the dataset's partitions, in their order.
     """
-    return add_each([(dump, labels) for dump in dumps], into, strict=strict, jobs=jobs)
+    return add_each([(dump, labels) for dump in dumps], into, strict=strict, jobs=jobs, convert_all=convert_all)
 
 
 def add_each(
@@ -131,8 +138,12 @@ def add_each(
     *,
     strict: bool = False,
     jobs: int | None = None,
+    convert_all: ConvertAll | None = None,
 ) -> list[Added]:
-    """:func:`add` with labels of its own for each dump (the same keys, in the same order)."""
+    """:func:`add` with labels of its own for each dump (the same keys, in the same order).
+
+    ``convert_all`` converts the dumps into the staging directory (default: processes here).
+    """
     if not items:
         raise UsageError("no dump to add")
     if any(str(dump) == "-" for dump, _ in items) and len(items) > 1:
@@ -148,7 +159,7 @@ def add_each(
     _check_layout(root, list(keys.pop()))
     staging_root = root.absolute().parent / f".{root.absolute().name}{TMP_SUFFIX}"
     with _staging(staging_root) as staging:
-        converted = _convert_all(items, staging, strict=strict, jobs=jobs)
+        converted = (convert_all or _convert_all)(items, staging, strict=strict, jobs=jobs)
         with _signals_held():
             added = []
             for (staged, report), (_, labels) in zip(converted, items, strict=True):
@@ -271,14 +282,20 @@ def convert_one(
 
 
 def run_add(
-    dumps: Sequence[str], into: str | os.PathLike[str], labels: Sequence[str], *, strict: bool, jobs: int | None
+    dumps: Sequence[str],
+    into: str | os.PathLike[str],
+    labels: Sequence[str],
+    *,
+    strict: bool,
+    jobs: int | None,
+    convert_all: ConvertAll | None = None,
 ) -> ExitCode:
     """The ``pagecols convert DUMP... --into DATASET`` command: each dump added, and its
     unparsed records, on stderr; returns the exit code."""
     from pagecols.ingest import print_errors
 
     try:
-        added = add(dumps, into, parse_labels(labels), strict=strict, jobs=jobs)
+        added = add(dumps, into, parse_labels(labels), strict=strict, jobs=jobs, convert_all=convert_all)
     except PagecolsError as e:
         return complain(e)
     for one in added:

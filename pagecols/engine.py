@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import polars as pl
 
-from pagecols.errors import UsageError
+from pagecols.errors import ExitCode, UsageError
 
 ENGINES: Final = ("polars", "spark")
 INSTALL_HINT: Final = "pip install 'pagecols[spark]'"
@@ -93,3 +93,27 @@ def dumps(sources: list[str], engine: str, master: str | None) -> pl.DataFrame:
     if check(engine) == "polars" and master is not None:
         raise UsageError("`--master` goes with `--engine spark`")
     return dataset.dumps(sources)
+
+
+def convert(
+    dumps: list[str],
+    into: str | os.PathLike[str],
+    labels: list[str],
+    engine: str,
+    master: str | None,
+    *,
+    strict: bool,
+    jobs: int | None,
+) -> ExitCode:
+    """``convert DUMP... --into DATASET`` on ``engine``: processes on this machine, or a Spark task per dump."""
+    from pagecols import dataset
+
+    if check(engine) == "polars":
+        if master is not None:
+            raise UsageError("`--master` goes with `--engine spark`")
+        return dataset.run_add(dumps, into, labels, strict=strict, jobs=jobs)
+    if jobs is not None:
+        raise UsageError("`--jobs` is for --engine polars; Spark runs a task per dump on its executors")
+    spark = spark_module()
+    code: ExitCode = spark.run_convert(spark.session(master), dumps, into, labels, strict=strict)
+    return code

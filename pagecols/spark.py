@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import decimal
+import functools
 import os
 import re
+import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import polars as pl
 from py4j.protocol import Py4JJavaError
@@ -35,12 +37,15 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType
 
-from pagecols import analyze
+from pagecols import analyze, dataset
 from pagecols import stacks as stk
 from pagecols.derive import ALLOCATOR_RE, MODULE_RE, SYMBOL_RE
-from pagecols.errors import InputError, UsageError
+from pagecols.errors import ExitCode, InputError, PagecolsError, UsageError
 from pagecols.schema import NOT_UTF8
 from pagecols.source import is_regular_file
+
+if TYPE_CHECKING:
+    from pagecols.ingest import IngestReport
 
 SparkSource = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | DataFrame
 Keys = analyze.Keys
@@ -710,3 +715,76 @@ def info(spark: SparkSession, source: SparkSource | SparkTable) -> DataFrame:
         "unparsed",
         "not_utf8",
     )
+
+
+# --- convert: one Spark task per dump -----------------------------------------------------------
+
+
+def convert(
+    spark: SparkSession,
+    dumps: Sequence[str | os.PathLike[str]],
+    into: str | os.PathLike[str],
+    labels: dict[str, str],
+    *,
+    strict: bool = False,
+) -> list[dataset.Added]:
+    """Add ``dumps`` to the dataset ``into`` under ``labels``, each parsed in a Spark task by pagecols' parser.
+
+    The same dataset as :func:`pagecols.dataset.add` makes (the same files, labels, per-dump
+    facts; a dump added again with the same labels replaces itself), all or none: the tasks
+    write into a staging directory beside the dataset, and the driver renames the files in.
+    So the dumps and the dataset's parent directory must be paths every executor can open
+    (a shared file system); a task that cannot says so, and nothing is added.
+    """
+    return dataset.add(dumps, into, labels, strict=strict, convert_all=functools.partial(_convert_all, spark))
+
+
+def run_convert(
+    spark: SparkSession, dumps: Sequence[str], into: str | os.PathLike[str], labels: Sequence[str], *, strict: bool
+) -> ExitCode:
+    """``pagecols convert DUMP... --into DATASET --engine spark``: :func:`pagecols.dataset.run_add` on Spark."""
+    return dataset.run_add(
+        dumps, into, labels, strict=strict, jobs=None, convert_all=functools.partial(_convert_all, spark)
+    )
+
+
+def _convert_all(
+    spark: SparkSession,
+    items: Sequence[tuple[str | os.PathLike[str], dict[str, str]]],
+    staging: Path,
+    *,
+    strict: bool,
+    jobs: int | None,
+) -> list[tuple[Path, IngestReport]]:
+    if any(os.fspath(dump) == "-" for dump, _ in items):
+        raise UsageError("stdin (`-`) cannot be read by Spark's executors: give the dumps as paths")
+    # Absolute paths: an executor's working directory is not the driver's.
+    tasks = [
+        (os.path.abspath(dump), str(staging.absolute() / f"{i}.parquet"), dict(labels), strict)
+        for i, (dump, labels) in enumerate(items)
+    ]
+    with _spark_errors():
+        results = spark.sparkContext.parallelize(tasks, numSlices=len(tasks)).map(_convert_task).collect()
+    out = []
+    for (_, path, _, _), (error, report) in zip(tasks, results, strict=True):
+        if error is not None or report is None:
+            raise InputError(error or f"`{path}`: the task returned no report")
+        out.append((Path(path), report))
+    return out
+
+
+def _convert_task(task: tuple[str, str, dict[str, str], bool]) -> tuple[str | None, IngestReport | None]:
+    """One dump, converted on an executor: (None, its report), or (what went wrong, None)."""
+    dump, out, labels, strict = task
+    host = socket.gethostname()
+    if not os.path.exists(dump):
+        return f"`{dump}`: Spark's executor on {host} cannot open it: {_SHARED}", None
+    if not os.access(os.path.dirname(out), os.W_OK):
+        return f"`{os.path.dirname(out)}`: Spark's executor on {host} cannot write there: {_SHARED}", None
+    try:
+        return None, dataset.convert_one(dump, Path(out), labels, strict, 1)
+    except PagecolsError as err:
+        return str(err), None
+
+
+_SHARED: Final = "convert --engine spark needs dumps and a dataset that every executor can open (a shared file system)"

@@ -509,6 +509,59 @@ def test_cli_engines_agree_on_a_dataset(fleet_dir: Path, argv: list[str]) -> Non
     assert _cli(*args, "--engine", "spark") == expected
 
 
+@pytest.fixture(scope="session")
+def three_dumps(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    out = tmp_path_factory.mktemp("dumps")
+    paths = []
+    for i, era in enumerate(("5.12", "6.7", "mm-2026")):
+        path = out / f"d{i}.txt.gz"
+        synth.write_dump(path, records=250, seed=40 + i, era=era, compression="gzip")
+        paths.append(str(path))
+    return paths
+
+
+def _dataset_files(root: Path) -> dict[str, pl.DataFrame]:
+    return {str(p.relative_to(root)): pl.read_parquet(p) for p in sorted(root.rglob("*.parquet"))}
+
+
+@pytest.mark.usefixtures("spark")
+def test_convert_on_spark_makes_the_same_dataset(tmp_path: Path, three_dumps: list[str]) -> None:
+    """A task per dump, pagecols' parser in each: the same files, labels and facts as converting here."""
+    here, there = tmp_path / "here", tmp_path / "there"
+    labels = ["-l", "host=web01", "-l", "taken=2026-05-01T09"]
+    assert _cli("convert", *three_dumps, "--into", str(here), *labels)[0] == 0
+    code, out, err = _cli("convert", *three_dumps, "--into", str(there), *labels, "--engine", "spark")
+    assert (code, out) == (0, "")
+    assert err.count("added ") == 3
+    files = _dataset_files(here)
+    assert len(files) == 3
+    assert all(name.startswith("host=web01/taken=2026-05-01T09/") for name in files)
+    assert files.keys() == _dataset_files(there).keys()
+    for name, table in _dataset_files(there).items():
+        assert table.equals(files[name]), name
+    info_here, info_there = _cli("info", str(here), "--json")[1], _cli("info", str(there), "--json")[1]
+    assert info_there == info_here.replace(str(here), str(there))
+    # Added again: replaced, not counted twice.
+    assert _cli("convert", three_dumps[0], "--into", str(there), *labels, "--engine", "spark")[0] == 0
+    assert _dataset_files(there).keys() == files.keys()
+
+
+@pytest.mark.usefixtures("spark")
+def test_convert_on_spark_says_when_an_executor_cannot_open_a_dump(tmp_path: Path, three_dumps: list[str]) -> None:
+    fleet = tmp_path / "fleet"
+    missing = str(tmp_path / "not-on-the-executors.txt")
+    code, out, err = _cli("convert", three_dumps[0], missing, "--into", str(fleet), "-l", "h=a", "--engine", "spark")
+    assert (code, out) == (1, "")
+    assert err.startswith(f"Error: `{missing}`: Spark's executor on ")
+    assert "cannot open it: convert --engine spark needs dumps and a dataset that every executor can open" in err
+    assert not fleet.exists()  # all or none
+    assert _cli("convert", "-", "--into", str(fleet), "--engine", "spark")[::2] == (
+        2,
+        "Error: stdin (`-`) cannot be read by Spark's executors: give the dumps as paths\n",
+    )
+    assert _cli("convert", three_dumps[0], "--engine", "spark")[0] == 2
+
+
 def test_cli_spark_needs_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in [n for n in sys.modules if n == "pyspark" or n.startswith("pyspark.")]:
         monkeypatch.setitem(sys.modules, name, None)
