@@ -111,7 +111,7 @@ class Added:
 #: Converts dumps into files of a staging directory: ``(items, staging, strict=, jobs=)`` -> each file and
 #: its report, in the order of the items.  :func:`add_each` runs processes on this machine; the Spark
 #: engine runs a task per dump (``pagecols.spark.convert``).
-ConvertAll = Callable[..., list[tuple[Path, IngestReport]]]
+ConvertAll = Callable[..., list[tuple[Path, "IngestReport"]]]
 
 
 def add(
