@@ -390,8 +390,10 @@ def top(
     table = load(spark, source)
     keys = _keys(table, by)
     grouped = groups(spark, table, keys)
-    total = grouped.agg(F.sum("pages").alias("_total"))
-    sized = grouped.crossJoin(total).select(
+    # The total over all groups as a window over the (few) groups, so that the records are read once:
+    # a join with a second aggregate read them twice.
+    total = F.sum("pages").over(Window.partitionBy())
+    sized = grouped.withColumn("_total", total).select(
         *grouped.columns,
         _mib(F.col("pages"), page_size).alias("mib"),
         # Times the reciprocal of the total, as the polars engine computes it, to the bit.

@@ -293,14 +293,7 @@ def test_diff_between_partition_paths(spark: SparkSession, sources: dict[str, So
 # --- trend --------------------------------------------------------------------------------------
 
 
-#: The polars engine's trend --by stack fails with a DuplicateError on main as this suite lands; the fix
-#: is on its way (issue 13's branch).  Not strict: the case passes once it is in.
-_TREND_STACK_BUG = pytest.mark.xfail(raises=pl.exceptions.DuplicateError, strict=False, reason="trend --by stack")
-
-
-@pytest.mark.parametrize(
-    "key", [pytest.param(k, marks=_TREND_STACK_BUG) if k == "stack" else k for k in (*EVERY_KEY, "host")]
-)
+@pytest.mark.parametrize("key", [*EVERY_KEY, "host"])
 def test_trend_every_key(spark: SparkSession, sources: dict[str, Source], key: str) -> None:
     fleet = sources["fleet"]
     same(analyze.trend(fleet.polars, over="taken", by=key), ps.trend(spark, fleet.spark, over="taken", by=key))
@@ -309,7 +302,7 @@ def test_trend_every_key(spark: SparkSession, sources: dict[str, Source], key: s
 def test_trend_over_hosts_and_missing_snapshots(spark: SparkSession, sources: dict[str, Source]) -> None:
     """Over another label, and with groups absent from some snapshots (they count 0 there)."""
     fleet = sources["fleet"]
-    for over, key in (("host", "where"), ("host", "taken,comm"), ("taken", "where,memcg")):
+    for over, key in (("host", "where"), ("host", "taken,comm"), ("taken", "stack")):
         same(analyze.trend(fleet.polars, over=over, by=key), ps.trend(spark, fleet.spark, over=over, by=key))
     edge = sources["edge"]
     edge_frame = edge.spark.frame  # a frame on both sides, so both name it "the frame"
