@@ -51,9 +51,13 @@ _MAGIC = {
 class NotADump(InputError):
     """Text that shows no page_owner header where a dump would have had one."""
 
-    def __init__(self, message: str, first_line: str) -> None:
+    def __init__(self, message: str, first_line: str = "") -> None:
         super().__init__(message)
         self.first_line = first_line  # the input's first non-blank line, for a caller to say what it is
+
+    def __reduce__(self) -> tuple[type[NotADump], tuple[str, str]]:
+        # Whole through pickling, as a worker process hands its error back (pagecols.dataset).
+        return NotADump, (str(self), self.first_line)
 
 
 @dataclass

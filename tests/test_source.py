@@ -195,3 +195,10 @@ def test_highly_compressed_zstd_comes_out_a_bounded_piece_at_a_time() -> None:
         biggest = max(biggest, len(reader._out))
     assert total == len(text)
     assert biggest <= 16 << 20
+
+
+def test_not_a_dump_survives_pickling() -> None:
+    import pickle
+
+    err = pickle.loads(pickle.dumps(source.NotADump("x: not a page_owner dump", " f+0x1/0x2")))
+    assert (str(err), err.first_line) == ("x: not a page_owner dump", " f+0x1/0x2")
