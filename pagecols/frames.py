@@ -71,16 +71,21 @@ def dump_meta(source: str | os.PathLike[str]) -> DumpMeta:
 
 
 def parquet_meta(source: str | os.PathLike[str]) -> DumpMeta:
-    """The pagecols metadata of a converted file, from its footer; a file of a newer schema is refused."""
+    """The pagecols metadata of a converted file, from its footer; a file of a newer schema,
+    or one whose metadata or columns are damaged, is refused."""
     kv = pl.read_parquet_metadata(Path(source))
     key = METADATA_KEY.decode()
     if key not in kv:
         raise InputError(f"{source}: a Parquet file, but not one written by pagecols convert")
-    meta = DumpMeta.from_bytes(kv[key])
+    try:
+        meta = DumpMeta.from_bytes(kv[key])
+    except ValueError as err:  # json.JSONDecodeError is one
+        raise InputError(f"{source}: damaged pagecols metadata: {err}") from err
     if meta.schema_version > SCHEMA_VERSION:
         raise InputError(
             f"{source}: written by a newer pagecols (schema {meta.schema_version}, this one reads {SCHEMA_VERSION})"
         )
+    _check_columns(source, meta.schema_version)
     return meta
 
 
@@ -99,6 +104,18 @@ def open_dump(source: str | os.PathLike[str]) -> tuple[pl.LazyFrame, DumpMeta]:
         _KEPT[key] = _stage(source)
     file, meta = _KEPT[key]
     return pl.scan_parquet(_path_of(file)), meta
+
+
+def _check_columns(source: str | os.PathLike[str], version: int) -> None:
+    """A converted file has every column of its schema (``where`` came with schema 5)."""
+    try:
+        present = set(pl.read_parquet_schema(Path(source)))
+    except pl.exceptions.PolarsError as err:
+        raise InputError(f"cannot read `{source}` as Parquet: {str(err).splitlines()[0]}") from err
+    missing = [c for c in COLUMNS if c not in present and not (c == "where" and version < SCHEMA_VERSION)]
+    if missing:
+        names = ", ".join(f"`{c}`" for c in missing)
+        raise InputError(f"{source}: a pagecols file without the column(s) {names}: damaged, or not from convert")
 
 
 #: The temporary files of the text dumps :func:`open_dump` opened, open until the process ends.

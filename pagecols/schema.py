@@ -187,7 +187,16 @@ class DumpMeta:
     @classmethod
     def from_bytes(cls, data: bytes | str) -> DumpMeta:
         body = json.loads(data)
-        known = {"schema_version", "source", "format", "records", "leading_blank_lines"}
+        if not isinstance(body, dict):
+            raise ValueError("not a JSON object")
+        kinds = {"schema_version": int, "source": str, "format": str, "records": int, "leading_blank_lines": int}
+        for key, kind in kinds.items():
+            if key not in body and key != "leading_blank_lines":
+                raise ValueError(f"no `{key}`")
+            value = body.get(key, 0)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ValueError(f"`{key}` is {json.dumps(value)}, not {'a number' if kind is int else 'a string'}")
+        known = set(kinds)
         return cls(
             source=body["source"],
             format=body["format"],
