@@ -800,8 +800,15 @@ def _signed(value: int) -> str:
     return str(value - (1 << 64) if value >= 1 << 63 else value)
 
 
-def query(source: Source | Table, sql: str) -> pl.DataFrame:
+#: Polars SQL's table functions that read a file, refused unless asked for (``--allow-files``).
+_FILE_FUNCTIONS: Final = re.compile(r"\bread_(csv|parquet|ipc|json|ndjson|delta|avro|database)\s*\(", re.IGNORECASE)
+
+
+def query(source: Source | Table, sql: str, *, allow_files: bool = False) -> pl.DataFrame:
     """Run polars SQL over the source.
+
+    The SQL reads only the source: a file function (``read_csv('/etc/passwd')``) is a
+    :class:`UsageError` unless ``allow_files``.
 
     A dump is the table ``pages`` (with the :func:`decode` columns; quote ``"where"``, an
     SQL keyword) and its stacks table ``stacks``; a stack file is ``stacks`` only.
@@ -829,8 +836,18 @@ def query(source: Source | Table, sql: str) -> pl.DataFrame:
         if name not in tables:
             raise UsageError(f"query failed: no table `{name}`; tables: {', '.join(sorted(tables))}")
         return describe(tables[name], STACKS_COLUMNS if name == "stacks" else PAGES_COLUMNS)
+    reads = _FILE_FUNCTIONS.search(sql)
+    if reads and not allow_files:
+        raise UsageError(
+            f"query failed: `{reads[0].rstrip('( ')}` reads a file other than the source; --allow-files lets it"
+        )
     try:
         return pl.SQLContext(tables).execute(hex_literals(sql)).collect()
+    except plx.ComputeError as err:  # an invalid regular expression; not a damaged file (frames.reading)
+        if str(err).startswith("parquet:"):
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError(f"query failed: {first}") from err
     except (
         plx.SQLInterfaceError,
         plx.SQLSyntaxError,

@@ -595,6 +595,9 @@ def query(
     out: OutOption = None,
     engine: EngineOption = "polars",
     master: MasterOption = None,
+    allow_files: Annotated[
+        bool, typer.Option("--allow-files", help="let the SQL read other files (read_csv, read_parquet ...)")
+    ] = False,
 ) -> None:
     """SQL over a dump: the tables `pages` and `stacks` (DESCRIBE pages lists the columns).
 
@@ -610,7 +613,10 @@ def query(
     from pagecols.engine import run
 
     try:
-        result = run("query", engine, master, inputs(src), sql)
+        if allow_files and engine != "polars":
+            raise UsageError("`--allow-files` goes with `--engine polars`")
+        options = {"allow_files": True} if allow_files else {}
+        result = run("query", engine, master, inputs(src), sql, **options)
         render.emit(result, fmt=fmt, path=out, limit=limit, noun="rows", title=sql, short_names=False)
     except PagecolsError as e:
         fail(e)
