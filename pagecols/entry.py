@@ -277,6 +277,8 @@ def main() -> None:
         code = 0
     except SystemExit as done:  # how typer ends every command
         code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+    except KeyboardInterrupt:  # Ctrl-C while typer builds the command, before its own handling
+        code = ExitCode.INTERRUPTED
     except PagecolsError as err:  # one raised outside a command's own handling (a write to stdout)
         code = complain(err)
     except OSError as err:
