@@ -230,7 +230,12 @@ def _convert_all(
         ]
     # Processes, not threads: the parser's Python parts hold the GIL.  Spawned, not forked:
     # polars' and pyarrow's thread pools do not survive a fork.  Each parses on one thread.
-    pool = get_context("spawn").Pool(min(cores, len(items)))
+    # Ctrl-C ends the command without closing the pool in order (pagecols.entry stops the workers):
+    # the resource tracker then removes the pool's semaphores and would warn of each.
+    quiet = "ignore:resource_tracker:UserWarning"
+    if quiet not in os.environ.get("PYTHONWARNINGS", ""):
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
+    pool = get_context("spawn").Pool(min(cores, len(items)), initializer=_worker_ignores_ctrl_c)
     try:
         pending = [
             pool.apply_async(_convert_in_worker, (os.fspath(dump), out, dict(labels), strict))
@@ -244,6 +249,13 @@ def _convert_all(
     finally:
         pool.join()
     return list(zip(outs, reports, strict=True))
+
+
+def _worker_ignores_ctrl_c() -> None:
+    """A terminal's Ctrl-C or hang-up reaches the whole process group: the workers leave it to
+    the command, which stops them and removes what they wrote, instead of each printing a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
 @dataclass(frozen=True)

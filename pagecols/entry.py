@@ -221,10 +221,15 @@ def _unless_held(action: Callable[[], None], *, wait: bool = False) -> None:
 
 
 def _remove_temporaries() -> None:
-    """Remove the temporary output files being written (pagecols.outfile), if it is loaded yet.
+    """Stop the worker processes of the command, if any, and remove the temporary output files
+    being written (pagecols.outfile), if it is loaded yet.
 
     A signal can come while it loads: then it has none, and may not have the function yet.
     """
+    workers = getattr(sys.modules.get("multiprocessing"), "active_children", None)
+    if workers is not None:  # first, or they would write on into what is removed (convert --into)
+        for worker in workers():
+            worker.kill()
     remove = getattr(sys.modules.get("pagecols.outfile"), "remove_pending", None)
     if remove is not None:
         remove()

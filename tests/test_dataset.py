@@ -376,6 +376,26 @@ def test_an_add_stopped_midway_leaves_the_dataset_as_it_was(
         assert pagecols.scan(root).select(pl.len()).collect().item() == 300
 
 
+def test_ctrl_c_in_a_terminal_stops_the_workers_quietly(tmp_path: Path, big: list[Path]) -> None:
+    """A terminal sends Ctrl-C to the whole process group, the workers included."""
+    root = tmp_path / "fleet"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "pagecols", "convert", *map(str, big), "--into", str(root), "--label", "host=a"]
+    proc = subprocess.Popen(
+        [*argv, "--jobs", "2"], env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True
+    )
+    staging = tmp_path / ".fleet.pagecols-tmp"
+    deadline = time.monotonic() + 60
+    while not (staging.exists() and any(staging.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err.decode()) == (130, "")
+    assert not root.exists()
+    assert not staging.exists()
+
+
 def test_two_processes_adding_at_once(tmp_path: Path, big: list[Path], dumps: dict[str, Path]) -> None:
     root = tmp_path / "fleet"
     first = _pagecols("convert", big[0], dumps["a1"], "--into", root, "--label", "host=x")
