@@ -231,7 +231,7 @@ def _convert_all(
     # Processes, not threads: the parser's Python parts hold the GIL.  Spawned, not forked:
     # polars' and pyarrow's thread pools do not survive a fork.  Each parses on one thread.
     # Ctrl-C ends the command without closing the pool in order (pagecols.entry stops the workers):
-    # the resource tracker then removes the pool's semaphores and would warn of each.
+    # multiprocessing's resource_tracker process then removes the pool's semaphores, warning of each.
     quiet = "ignore:resource_tracker:UserWarning"
     if quiet not in os.environ.get("PYTHONWARNINGS", ""):
         os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
