@@ -26,8 +26,7 @@ import os
 import signal
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from pagecols.errors import ExitCode, PagecolsError, complain, complain_os
 
@@ -119,12 +118,10 @@ def asks_for_help(words: list[str]) -> bool:
 def _run(command: Callable[[], int]) -> None:
     """Run a command outside typer and end the process with its code.
 
-    Ctrl-C ends it as typer ends its commands: quietly, with 130 (its output file,
-    written under a temporary name, is removed on the way out).
+    Ctrl-C ends it quietly with 130 (:func:`guard_signals`).
     """
     try:
-        with _command_running():
-            code = command()
+        code = command()
     except KeyboardInterrupt:
         code = ExitCode.INTERRUPTED
     except OSError as err:
@@ -133,29 +130,14 @@ def _run(command: Callable[[], int]) -> None:
 
 
 #: How long the signal thread waits for the main thread to take Ctrl-C (Python runs a
-#: handler between two bytecodes, within 5 ms when it runs Python code at all) ...
+#: handler between two bytecodes, within 5 ms when it runs Python code at all).
 HANDLER_WAIT_S = 0.2
-#: ... and how long it then lets the main thread unwind: stop a dataset's worker
-#: processes (seconds on a busy machine), remove a staging directory, before the process
-#: ends anyway.  A second Ctrl-C ends it at once.
-UNWIND_S = 10.0
 
 
 class _Interrupt:
-    """Whether a command is running (Ctrl-C unwinds it: typer and :func:`_run` turn that
-    into a quiet 130), and whether the main thread took Ctrl-C."""
+    """Whether the main thread took Ctrl-C."""
 
-    running = False
     taken = threading.Event()
-
-
-@contextlib.contextmanager
-def _command_running() -> Iterator[None]:
-    _Interrupt.running = True
-    try:
-        yield
-    finally:
-        _Interrupt.running = False
 
 
 def guard_signals() -> None:
@@ -165,9 +147,11 @@ def guard_signals() -> None:
 
     A Python handler runs only in the main thread, between two bytecodes: not while a read
     blocks (polars' handler restarts it) nor while polars computes.  So the handlers also
-    wake a thread (``signal.set_wakeup_fd``).  Ctrl-C that the main thread takes unwinds the
-    command (its clean-ups run) while the modules have loaded, and ends the process at
-    once before; one it cannot take is ended by the thread.
+    wake a thread (``signal.set_wakeup_fd``), which ends the process when the main thread
+    cannot.  Either way Ctrl-C does not unwind the command: a KeyboardInterrupt raised at
+    any bytecode can land in a finalizer or in a Python callback of polars, which print it
+    and go on.  The process stops its worker processes, removes its temporary files and
+    directories (:func:`_remove_temporaries`) and exits.
     """
     handlers = {signal.SIGINT: _interrupted, signal.SIGTERM: _terminated, signal.SIGHUP: _terminated}
     for signum, handler in handlers.items():
@@ -185,22 +169,14 @@ def _watch(wake_read: int) -> None:
     """The signal thread of :func:`guard_signals`: ends the process on Ctrl-C, unless the
     main thread does so first."""
     while data := os.read(wake_read, 64):
-        if signal.SIGINT in data:
-            if _Interrupt.taken.wait(HANDLER_WAIT_S):
-                time.sleep(UNWIND_S)
+        if signal.SIGINT in data and not _Interrupt.taken.wait(HANDLER_WAIT_S):
             _unless_held(_end_interrupted, wait=True)
 
 
 def _interrupted(_signum: int, _frame: object) -> None:
-    """Ctrl-C on the main thread: unwind the command under way (KeyboardInterrupt), or end
-    the process at once when none is (the modules still load) or it is the second Ctrl-C."""
-    first = not _Interrupt.taken.is_set()
+    """Ctrl-C on the main thread: end the process at once, or when the renames under way end."""
     _Interrupt.taken.set()
-    _unless_held(_raise_interrupt if first and _Interrupt.running else _end_interrupted)
-
-
-def _raise_interrupt() -> None:
-    raise KeyboardInterrupt
+    _unless_held(_end_interrupted)
 
 
 def _end_interrupted() -> None:
@@ -277,8 +253,7 @@ def main() -> None:
     from pagecols.cli import app
 
     try:
-        with _command_running():
-            app(prog_name="pagecols")
+        app(prog_name="pagecols")
         code = 0
     except SystemExit as done:  # how typer ends every command
         code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
