@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from fifos import open_for_writing
 
 from pagecols import synth
 
@@ -157,13 +158,7 @@ def _while_writing(
     command = pagecols(hangups="SIG_IGN" if ignore_hangups else "SIG_DFL")
     with subprocess.Popen([*command, "convert", str(fifo), "-o", str(out)], stderr=subprocess.PIPE) as proc:
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                feed = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-                break
-            except OSError:  # ENXIO: no reader yet
-                assert time.monotonic() < deadline, "convert never opened its input"
-                time.sleep(0.02)
+        feed = open_for_writing(fifo)
         try:
             os.set_blocking(feed, True)
             data = dump.read_bytes()

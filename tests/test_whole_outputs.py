@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from fifos import open_for_writing
 
 from pagecols import synth
 
@@ -177,13 +178,7 @@ def started_output(fifo: Path, dump: Path, directory: Path) -> Iterator[None]:
     """Feed the start of ``dump`` into ``fifo`` and keep it open (the reader waits for more)
     until the reader's temporary output shows in ``directory``."""
     deadline = time.monotonic() + 60
-    while True:
-        try:
-            feed = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-            break
-        except OSError:  # ENXIO: no reader yet
-            assert time.monotonic() < deadline, "the command never opened its input"
-            time.sleep(0.02)
+    feed = open_for_writing(fifo)
     try:
         os.set_blocking(feed, True)
         os.write(feed, dump.read_bytes()[:50_000])
