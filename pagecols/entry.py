@@ -10,8 +10,9 @@ These things happen here before any command runs, because they cannot happen lat
   (:func:`pagecols.outfile.whole_stdout`), and its last flush is checked (:func:`exit_now`):
   under ``python -u`` a stdout cut short by ``ulimit -f`` passed as success;
 * the memory allocators of polars (jemalloc) and pyarrow (mimalloc) read their settings
-  from the environment when each first allocates, so a command's settings are put there
-  before either library is imported (an explicit setting in the environment wins);
+  from the environment when each first allocates, and numpy's OpenBLAS its thread count
+  when numpy is imported, so a command's settings are put there before any of these
+  libraries is imported (an explicit setting in the environment wins);
 * typer and what it imports to read a command's options (pydantic) cost ~0.1 s, a sixth
   of ``pagecols sort -m --cull=st`` from Parquet and 3 % of converting 1 GiB, so these
   two commands are run straight away: ``sort`` reads its words with page_owner_sort's
@@ -42,6 +43,9 @@ SORT_ALLOCATORS = {"_RJEM_MALLOC_CONF": "narenas:1", "MIMALLOC_PURGE_DELAY": "0"
 
 #: The settings of each command that has some.
 ALLOCATORS = {"convert": CONVERT_ALLOCATORS, "sort": SORT_ALLOCATORS}
+#: Every command's: numpy's OpenBLAS starts a thread per core when numpy is imported, ~0.05
+#: CPU-seconds of a 0.4 s sort of a small dump, and pagecols does no linear algebra.
+LIBRARIES = {"OPENBLAS_NUM_THREADS": "1"}
 
 
 def tune_allocators(settings: dict[str, str]) -> None:
@@ -236,6 +240,7 @@ def main() -> None:
     if stdout is not None:
         sys.stdout = stdout
     argv = sys.argv[1:]
+    tune_allocators(LIBRARIES)
     if argv:
         tune_allocators(ALLOCATORS.get(argv[0], {}))
     if argv[:1] == ["sort"] and not asks_for_help(argv[1:]):

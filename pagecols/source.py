@@ -202,10 +202,13 @@ def chunks(source: str | os.PathLike[str], *, chunk_bytes: int | None = None) ->
             data[:fresh] = carry
             data[fresh : fresh + len(held_cr)] = held_cr
             got = _readinto(stream, memoryview(data)[fresh + len(held_cr) :], name, read)
+            # _readinto stops short only at the end of the input: then the carried record ends
+            # this chunk, instead of being parsed alone as one more.
+            at_end = got < size
             read += got
             del data[fresh + len(held_cr) + got :]
             held_cr = b""
-            if got and data.endswith(b"\r"):
+            if not at_end and data.endswith(b"\r"):
                 held_cr = b"\r"
                 del data[-1:]
             _normalise_line_ends(data, fresh)
@@ -214,8 +217,8 @@ def chunks(source: str | os.PathLike[str], *, chunk_bytes: int | None = None) ->
                 leading += blank
                 del data[:blank]
             if not sniffer.found:
-                sniffer.feed(data, given, at_end=got == 0)
-            cut = len(data) if got == 0 else _record_start_cut(data)
+                sniffer.feed(data, given, at_end=at_end)
+            cut = len(data) if at_end else _record_start_cut(data)
             if cut < 0:
                 if len(data) > MAX_RECORD_BYTES:
                     raise InputError(f"{name}: no blank line in {len(data):,} bytes: not a page_owner dump")
@@ -225,10 +228,10 @@ def chunks(source: str | os.PathLike[str], *, chunk_bytes: int | None = None) ->
             del data[cut:]
             pieces = _split(data, first=first)
             for i, piece in enumerate(pieces):
-                yield Chunk(piece, first, got == 0 and i == len(pieces) - 1, leading)
+                yield Chunk(piece, first, at_end and i == len(pieces) - 1, leading)
                 first = False
                 given += len(piece)
-            if got == 0:
+            if at_end:
                 return
 
 

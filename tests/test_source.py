@@ -139,7 +139,8 @@ def test_text_without_a_header_is_refused_before_it_is_parsed(
     assert not list(tmp_path.glob("*.parquet*"))
 
 
-def test_records_that_never_parse_are_refused_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("big", [True, False], ids=["big input", "small file"])
+def test_records_that_never_parse_are_refused_early(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, big: bool) -> None:
     parsed: list[int] = []
     parse = ingest._parse
 
@@ -148,13 +149,34 @@ def test_records_that_never_parse_are_refused_early(tmp_path: Path, monkeypatch:
         return parse(chunk, cache)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ingest, "_parse", counted)
+    if big:  # chunks of the full size, as in an input of 256 MB or more
+        monkeypatch.setattr(ingest, "CHUNK_BYTES", 2 << 20)
     path = tmp_path / "in.txt"
-    path.write_bytes(b"Page allocated via order x\n\n" * 300_000 + record_63().encode())
+    text = b"Page allocated via order x\n\n" * 300_000 + record_63().encode()
+    path.write_bytes(text)
     with pytest.raises(
         InputError, match=r"none of its first 1,000 records parses; first: .*in\.txt:1: malformed header"
     ):
         pagecols.convert(path, tmp_path / "out.parquet")
-    assert parsed == [(source.FIRST_CHUNK_BYTES // 28) * 28], "the first MiB alone is parsed, then it is refused"
+    first = (source.FIRST_CHUNK_BYTES // 28) * 28
+    if big:
+        assert parsed == [first], "the first MiB alone is parsed, then it is refused"
+    else:
+        # A small file's first chunk is parsed beside the two after it, each at most an eighth of it.
+        assert sorted(parsed)[0] == first, parsed
+        assert len(parsed) <= 3, parsed
+        assert sum(parsed) <= first + 2 * ingest.chunk_size(path) < len(text)
+
+
+def test_the_last_record_ends_the_last_read_instead_of_making_a_chunk_of_its_own(tmp_path: Path) -> None:
+    text = "".join(record_63(ts=i) + "\n" for i in range(40)).encode()
+    path = tmp_path / "d.txt"
+    path.write_bytes(text)
+    parts = list(source.chunks(path, chunk_bytes=len(text) // 3 + 1))
+    assert b"".join(p.data for p in parts) == text
+    assert len(parts) == 3
+    assert parts[-1].is_last
+    assert parts[-1].data.count(b"Page allocated via order") > 1
 
 
 def test_dense_text_is_cut_in_chunks_of_bounded_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
