@@ -27,6 +27,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -235,7 +236,8 @@ def _convert_all(
     quiet = "ignore:resource_tracker:UserWarning"
     if quiet not in os.environ.get("PYTHONWARNINGS", ""):
         os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
-    pool = get_context("spawn").Pool(min(cores, len(items)), initializer=_worker_ignores_ctrl_c)
+    with _started_ignoring_ctrl_c():
+        pool = get_context("spawn").Pool(min(cores, len(items)), initializer=_worker_ignores_ctrl_c)
     try:
         pending = [
             pool.apply_async(_convert_in_worker, (os.fspath(dump), out, dict(labels), strict))
@@ -251,11 +253,39 @@ def _convert_all(
     return list(zip(outs, reports, strict=True))
 
 
+#: The signals a terminal sends to the whole process group, which the workers leave to the command.
+_LEFT_TO_THE_COMMAND = (signal.SIGINT, signal.SIGHUP)
+
+
 def _worker_ignores_ctrl_c() -> None:
     """A terminal's Ctrl-C or hang-up reaches the whole process group: the workers leave it to
     the command, which stops them and removes what they wrote, instead of each printing a traceback."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    for signum in _LEFT_TO_THE_COMMAND:
+        signal.signal(signum, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _started_ignoring_ctrl_c() -> Iterator[None]:
+    """Processes started in this block ignore Ctrl-C and hang-up from their first instruction.
+
+    A new program keeps the signals its parent ignores; Python then leaves them so.  The
+    worker's initializer came too late: a Ctrl-C while a worker still imported its modules
+    printed a traceback there.  Meanwhile the signals are blocked here, so that one sent to
+    this process waits for its own handlers instead of being lost.  (Only the main thread
+    may set handlers: elsewhere the workers are started as they are.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _LEFT_TO_THE_COMMAND)
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in _LEFT_TO_THE_COMMAND}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            if handler is not None:  # None: set outside Python, and not ours to guess
+                signal.signal(signum, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
 
 
 @dataclass(frozen=True)

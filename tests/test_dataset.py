@@ -410,3 +410,22 @@ def test_two_processes_adding_at_once(tmp_path: Path, big: list[Path], dumps: di
     assert sorted(table["records"].to_list()) == [300, 60_000, 60_000, 60_000]
     assert pagecols.scan(root).select(pl.len()).collect().item() == 180_300
     assert not list(tmp_path.glob(".fleet*"))
+
+
+def _sigint_disposition(_: object) -> object:
+    return signal.getsignal(signal.SIGINT)
+
+
+def test_workers_ignore_ctrl_c_from_their_start() -> None:
+    """Not only once the initializer runs: a Ctrl-C while a worker imports its modules printed a traceback."""
+    from multiprocessing import get_context
+
+    before = signal.getsignal(signal.SIGINT)
+    with dataset._started_ignoring_ctrl_c():
+        pool = get_context("spawn").Pool(1)  # no initializer: what the worker starts with
+    try:
+        assert signal.getsignal(signal.SIGINT) is before, "the command's own handler is back"
+        assert pool.apply(_sigint_disposition, (None,)) == signal.SIG_IGN
+    finally:
+        pool.close()
+        pool.join()
