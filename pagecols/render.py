@@ -152,27 +152,29 @@ def plain_table(frame: pl.DataFrame) -> str:
     Built with polars string expressions, column by column, so that ``query`` piped out
     of a dump of millions of records does not format them one cell at a time in Python.
     """
+    return "".join(plain_parts(frame))
+
+
+#: Rows of a plain table made into text at a time: the frames that pad and join its lines
+#: take ~10 times the text they make (260 MiB for the 25 MB of `frag`'s stacks at once).
+PLAIN_ROWS: Final = 1000
+
+
+def plain_parts(frame: pl.DataFrame, *, rows: int = PLAIN_ROWS) -> Iterator[str]:
+    """:func:`plain_table` in pieces, the header then ``rows`` rows at a time, to write as they come."""
     flat = _flatten(frame)
     names = [f"c{i}" for i in range(flat.width)]
     numeric = [dtype.is_numeric() for dtype in frame.schema.values()]
     text = flat.select(_plain_text(n, d).alias(c) for c, (n, d) in zip(names, flat.schema.items(), strict=True))
     multiline = any(text[c].str.contains("\n", literal=True).any() for c in names)
-    lines = text
-    if multiline:
-        # One row per printed line: row i, line k of each cell ("" past a cell's last line),
-        # and a blank line after every row but the last.
-        split = text.select(pl.col(names).str.split("\n")).with_row_index("_row")
-        height = pl.max_horizontal(pl.col(c).list.len() for c in names)
-        last = split.height - 1
-        lines = (
-            split.with_columns(_k=pl.int_ranges(0, height + (pl.col("_row") < last).cast(pl.UInt32)))
-            .explode("_k")
-            .select(pl.col(c).list.get(pl.col("_k"), null_on_oob=True).fill_null(pl.lit("")).alias(c) for c in names)
-        )
-    widths = [
-        max(len(header), cast("int | None", lines[c].str.len_chars().max()) or 0)
-        for header, c in zip(frame.columns, names, strict=True)
-    ]
+
+    def longest(c: str) -> int:
+        """The column's longest line."""
+        lines = pl.col(c).str.split("\n").list.eval(pl.element().str.len_chars()).list.max()
+        widest = lines.max() if multiline else pl.col(c).str.len_chars().max()
+        return cast("int | None", text.select(widest).item()) or 0
+
+    widths = [max(len(header), longest(c)) for header, c in zip(frame.columns, names, strict=True)]
     padded = [
         (pl.col(c).str.pad_start(w) if is_number else pl.col(c).str.pad_end(w))
         for c, w, is_number in zip(names, widths, numeric, strict=True)
@@ -180,10 +182,27 @@ def plain_table(frame: pl.DataFrame) -> str:
     header = "  ".join(
         h.rjust(w) if is_number else h.ljust(w) for h, w, is_number in zip(frame.columns, widths, numeric, strict=True)
     ).rstrip()
-    if lines.height == 0:
-        return header + "\n"
-    body = lines.select(pl.concat_str(padded, separator="  ").str.strip_chars_end().str.join("\n")).item()
-    return f"{header}\n{body}\n"
+    yield header + "\n"
+    last = text.height - 1
+    for start in range(0, text.height, rows):
+        lines = text.slice(start, rows)
+        if multiline:
+            # One row per printed line: row i, line k of each cell ("" past a cell's last line),
+            # and a blank line after every row but the last.  Each cell's lines are padded with
+            # "" to its row's height and all columns exploded together: exploding a line number
+            # instead repeated every cell's whole list on each of its row's lines.
+            split = lines.select(pl.col(names).str.split("\n")).with_row_index("_row", offset=start)
+            height = pl.max_horizontal(pl.col(c).list.len() for c in names) + (pl.col("_row") < last).cast(pl.UInt32)
+            lines = (
+                split.with_columns(_height=height)
+                .select(
+                    pl.concat_list(pl.col(c), pl.lit("").repeat_by(pl.col("_height") - pl.col(c).list.len())).alias(c)
+                    for c in names
+                )
+                .explode(names)
+            )
+        body = lines.select(pl.concat_str(padded, separator="  ").str.strip_chars_end().str.join("\n")).item()
+        yield body + "\n"
 
 
 # --- terminal -----------------------------------------------------------------------------------
@@ -523,7 +542,8 @@ def render(
             )
             notes = [_wrap(note, columns) for note in footer]
         else:
-            stream.write(plain_table(prepare(frame, "plain")))
+            for part in plain_parts(prepare(frame, "plain")):
+                stream.write(part)
             notes = list(footer)
         for note in notes:
             stream.write(note + "\n")

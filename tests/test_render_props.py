@@ -68,3 +68,11 @@ def frames(draw: st.DrawFn) -> pl.DataFrame:
 @given(frame=frames())
 def test_plain_table_is_the_cell_by_cell_table(frame: pl.DataFrame) -> None:
     assert render.plain_table(frame) == reference_plain_table(frame)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame=frames(), rows=st.integers(1, 4))
+def test_plain_table_made_a_few_rows_at_a_time_is_the_same_table(frame: pl.DataFrame, rows: int) -> None:
+    parts = list(render.plain_parts(frame, rows=rows))
+    assert len(parts) == 1 + -(-frame.height // rows)  # the header, then each slice of rows
+    assert "".join(parts) == reference_plain_table(frame)
