@@ -18,19 +18,23 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Final, Literal
+from typing import IO, TYPE_CHECKING, Final, Literal
 
 import polars as pl
 import polars.exceptions as plx
 
+from pagecols import reduce as rd
 from pagecols import stacks as stk
 from pagecols.derive import MODULE_RE, SYMBOL_RE, decode_records, hash_text, module_expr, where_expr, with_where
 from pagecols.errors import InputError, UsageError
 from pagecols.schema import COLUMNS
 from pagecols.source import is_regular_file
+
+if TYPE_CHECKING:
+    from pagecols.dataset import Part
 
 #: A path (a dump, a stack file, a dataset or a partition of one, a glob), several, or a frame.
 Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | pl.LazyFrame | pl.DataFrame
@@ -49,6 +53,9 @@ class Table:
     frame: pl.LazyFrame
     kind: Literal["records", "stacks"]
     name: str
+    #: ``frame`` as the scans it is made of, in order, for :func:`record_slices`; empty when
+    #: ``frame`` is to be read whole (a frame the caller made may hold anything).
+    parts: tuple[Part, ...] = ()
 
     @property
     def label(self) -> str:
@@ -100,14 +107,14 @@ def load(source: Source | Table) -> Table:
     path = os.fspath(source)
     name = Path(path).name
     if path == "-":
-        return Table(_scan_dump(path), "records", "stdin")
+        return _dump_table(path, "stdin")
     if os.path.isdir(path) or (not os.path.exists(path) and any(c in path for c in "*?[")):
         return _load_many(path)
     if not os.path.exists(path):
         raise InputError(f"`{path}` does not exist")
     if not is_regular_file(path):
         # A pipe can be read only once: like stdin, it is read as a dump, not sniffed first.
-        return Table(_scan_dump(path), "records", name)
+        return _dump_table(path, name)
     content = stk.sniff(path)
     if content == "stacks":
         return Table(stk.read_stacks(path).lazy(), "stacks", name)
@@ -123,7 +130,7 @@ def load(source: Source | Table) -> Table:
         if kind == "stacks":
             return Table(pl.scan_parquet(path), "stacks", name)
         return _load_many(path, name)  # a file of a dataset has its labels too
-    return Table(_scan_dump(path), "records", name)
+    return _dump_table(path, name)
 
 
 def _load_many(sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], name: str | None = None) -> Table:
@@ -132,14 +139,62 @@ def _load_many(sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
     if name is None:
         paths = [sources] if isinstance(sources, str | os.PathLike) else list(sources)
         name = os.fspath(paths[0]) + (f" (+{len(paths) - 1} more)" if len(paths) > 1 else "") if paths else "-"
-    return Table(dataset.scan_sources(sources), "records", name)
+    parts = tuple(dataset.scan_parts(sources))
+    frame = parts[0].frame if len(parts) == 1 else pl.concat([p.frame for p in parts], how="diagonal")
+    return Table(frame, "records", name, parts)
 
 
-def _scan_dump(path: str) -> pl.LazyFrame:
+def _dump_table(path: str, name: str) -> Table:
     # Late: frames needs pyarrow, a third of a report's start-up.
-    from pagecols import frames
+    from pagecols import dataset, frames
 
-    return frames.scan(path)
+    frame = frames.scan(path)  # a scan of the dump staged into a Parquet file
+    return Table(frame, "records", name, (dataset.Part(frame, sliced=True),))
+
+
+def record_slices(
+    table: Table, *, rows: int | None = None, records: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None
+) -> Iterator[pl.LazyFrame]:
+    """``table``'s rows as frames of at most ``rows`` rows each (:data:`pagecols.reduce.SLICE_ROWS`),
+    in order, each passed through ``records``.
+
+    A scan of Parquet files (a converted dump, the files of a dataset, a text dump staged)
+    is read a row range at a time; any other part, and a frame the caller made, whole.
+    A table gives at least one frame, if an empty one.
+    """
+    prepare = records or (lambda lf: lf)
+    if not table.parts:
+        yield prepare(table.frame)
+        return
+    schema = table.frame.collect_schema()
+    for part in table.parts:
+        names = part.frame.collect_schema().names()
+        # A part of a diagonal concat without some label has it null there.
+        conform = (
+            None
+            if names == schema.names()
+            else [pl.col(n) if n in names else pl.lit(None, dtype).alias(n) for n, dtype in schema.items()]
+        )
+        for lf in rd.row_slices(part.frame, rows=rows or rd.SLICE_ROWS) if part.sliced else [part.frame]:
+            yield prepare(lf if conform is None else lf.select(conform))
+
+
+def reduce(
+    table: Table,
+    by: Sequence[str],
+    aggs: Sequence[rd.Agg],
+    *,
+    records: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
+    rows: int | None = None,
+) -> pl.DataFrame:
+    """The groups of ``by`` over a table of records, slice by slice: :func:`pagecols.reduce.reduce`
+    over :func:`record_slices`.
+
+    ``records`` is applied to each slice first (derived columns, filters).  The first
+    reduction of every report over records goes through here, so that its memory follows
+    the groups and one slice, not the dump.
+    """
+    return rd.reduce(record_slices(table, rows=rows, records=records), by, aggs)
 
 
 def stacks(source: Source | Table) -> pl.DataFrame:
@@ -147,7 +202,8 @@ def stacks(source: Source | Table) -> pl.DataFrame:
     table = load(source)
     if table.kind == "stacks":
         return table.frame.collect()
-    return stk.stacks_of_records(table.frame).collect()
+    per_stack = reduce(table, ["stack_hash"], stk.STACKS_OF_RECORDS)
+    return per_stack.select(pl.col(name).cast(dtype) for name, dtype in stk.STACKS_SCHEMA.items())
 
 
 # --- keys ---------------------------------------------------------------------------------------
@@ -229,23 +285,22 @@ def groups(source: Source | Table, by: Keys = "stack") -> pl.LazyFrame:
     keys = resolve_keys(table, by)
     lf = table.frame
     if table.kind == "records":
-        if "freed_before" in keys:
-            lf = lf.with_columns(freed_before=pl.col("free_ts") > 0)
+        freed = "freed_before" in keys
         stored = lf.collect_schema().names()
         derived = [k for k in keys if k == "stack" or (k == "where" and k not in stored)]
-        if derived:
-            # Group on stack_hash with the other keys first; the stack text is then
-            # decoded once per unique stack instead of once per record.
-            plain = [k for k in keys if k not in derived]
-            lf = lf.group_by([*plain, "stack_hash"]).agg(
-                pl.len().cast(pl.UInt64).alias("allocations"),
-                pl.col("pages").sum().cast(pl.UInt64),
-                pl.col("stack").first(),
-            )
-        else:
-            return lf.group_by(keys).agg(
-                pl.len().cast(pl.UInt64).alias("allocations"), pl.col("pages").sum().cast(pl.UInt64)
-            )
+        # Derived keys: group on stack_hash with the other keys first; the stack text is
+        # then decoded once per unique stack instead of once per record.
+        plain = [k for k in keys if k not in derived]
+        counts = [rd.count("allocations"), rd.total(pl.col("pages"), "pages")]
+        per = reduce(
+            table,
+            [*plain, "stack_hash"] if derived else keys,
+            [*counts, rd.first(pl.col("stack"), "stack")] if derived else counts,
+            records=(lambda lf: lf.with_columns(freed_before=pl.col("free_ts") > 0)) if freed else None,
+        )
+        lf = per.lazy().with_columns(pl.col("allocations", "pages").cast(pl.UInt64))
+        if not derived:
+            return lf
     if "where" in keys and "where" not in lf.collect_schema().names():
         lf = lf.with_columns(where_expr())
     if "module" in keys and "module" not in lf.collect_schema().names():
@@ -590,28 +645,33 @@ def write_folded(table: pl.DataFrame, out: IO[str]) -> None:
 # --- frag ---------------------------------------------------------------------------------------
 
 
-def _frag_records(source: Source | Table) -> pl.LazyFrame:
+def _frag_table(source: Source | Table) -> Table:
     table = load(source)
     if table.kind != "records":
         raise UsageError(f"`frag` needs a page_owner dump; {table.label} is a stack file without PFNs")
-    return table.frame.filter(pl.col("block").is_not_null() & pl.col("block_migratetype").is_not_null()).with_columns(
+    return table
+
+
+def _frag_records(records: pl.LazyFrame) -> pl.LazyFrame:
+    return records.filter(pl.col("block").is_not_null() & pl.col("block_migratetype").is_not_null()).with_columns(
         foreign=pl.col("migratetype") != pl.col("block_migratetype")
     )
 
 
 def _blocks(source: Source | Table, *, migratetypes: bool) -> pl.LazyFrame:
-    """One row per pageblock seen, lazily; with the list of foreign migratetypes only if asked for."""
+    """One row per pageblock seen; with the list of foreign migratetypes only if asked for."""
     foreign = pl.col("foreign")
+    aggs = [
+        rd.last(pl.col("block_migratetype"), "block_migratetype"),
+        rd.count("allocations"),
+        rd.total(pl.col("pages"), "pages"),
+        rd.total(pl.col("pages").filter(foreign), "foreign_pages"),
+        *([rd.distinct(pl.col("migratetype").filter(foreign), "foreign_migratetypes")] * migratetypes),
+    ]
+    per = reduce(_frag_table(source), ["block"], aggs, records=_frag_records)
     return (
-        _frag_records(source)
-        .group_by("block")
-        .agg(
-            pl.col("block_migratetype").last(),
-            pl.len().cast(pl.UInt64).alias("allocations"),
-            pl.col("pages").sum().cast(pl.UInt64),
-            pl.col("pages").filter(foreign).sum().cast(pl.UInt64).alias("foreign_pages"),
-            *([pl.col("migratetype").filter(foreign).unique().sort().alias("foreign_migratetypes")] * migratetypes),
-        )
+        per.lazy()
+        .with_columns(pl.col("allocations", "pages", "foreign_pages").cast(pl.UInt64))
         .with_columns(mixed=pl.col("foreign_pages") > 0)
     )
 
@@ -633,7 +693,7 @@ def frag(source: Source | Table) -> pl.DataFrame:
     Only blocks holding at least one allocated page are seen.  Unlike the kernel's count,
     a CMA block stays under CMA (the kernel files it under Movable).
 
-    One lazy query from the records to the summary: no table of blocks is held.
+    The records are reduced to one row per block seen, slice by slice, then to the summary.
     """
     return (
         _blocks(source, migratetypes=False)
@@ -656,16 +716,21 @@ def frag_stacks(source: Source | Table, *, n: int | None = 20, page_size: int = 
     Columns: ``block_migratetype``, ``migratetype``, ``where``, ``stack``, ``stack_hash``,
     ``blocks`` (mixed blocks it is in), ``allocations``, ``pages``, ``mib``.
     """
+    per = reduce(
+        _frag_table(source),
+        ["block_migratetype", "migratetype", "stack_hash"],
+        [
+            rd.first(pl.col("stack"), "stack"),
+            rd.distinct(pl.col("block"), "blocks"),  # the blocks' count does not merge; the blocks do
+            rd.count("allocations"),
+            rd.total(pl.col("pages"), "pages"),
+        ],
+        records=lambda lf: _frag_records(lf).filter(pl.col("foreign")),
+    )
     lf = (
-        _frag_records(source)
-        .filter(pl.col("foreign"))
-        .group_by("block_migratetype", "migratetype", "stack_hash")
-        .agg(
-            pl.col("stack").first(),
-            pl.col("block").n_unique().cast(pl.UInt64).alias("blocks"),
-            pl.len().cast(pl.UInt64).alias("allocations"),
-            pl.col("pages").sum().cast(pl.UInt64),
-        )
+        per.lazy()
+        .with_columns(pl.col("blocks").list.len(), pl.col("allocations", "pages"))
+        .with_columns(pl.col("blocks", "allocations", "pages").cast(pl.UInt64))
         .with_columns(where_expr(), mib=pl.col("pages").cast(pl.Float64) * page_size / _MIB)
     )
     lf = _order(lf, ["pages", "allocations"], ["block_migratetype", "migratetype", "stack"]).select(
@@ -717,24 +782,24 @@ def timeline(
     column = "stack_hash" if keys[0] == "stack" else keys[0]
     chosen = top(table, by=keys, n=groups, page_size=page_size).select(column).with_row_index("rank")
 
-    lf = table.frame.filter(pl.col("ts").is_not_null())
-    if column == "where":
-        lf = with_where(lf)
-    span = lf.select(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi"), pl.len()).collect()
-    lo, hi, count = span.row(0)
+    timed = pl.col("ts").is_not_null()
+    span = table.frame.filter(timed).select(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi"), pl.len())
+    lo, hi, count = span.collect().row(0)
     if count == 0:
         raise InputError(f"{table.label}: the dump has no allocation times (kernels before 5.11 print none)")
     width = max(1.0, (hi - lo) / bins)
     other = chosen.height
-    binned = (
-        lf.join(chosen.lazy(), on=column, how="left", nulls_equal=True)
-        .with_columns(
+
+    def ranked(records: pl.LazyFrame) -> pl.LazyFrame:
+        lf = records.filter(timed)
+        lf = with_where(lf) if column == "where" else lf
+        return lf.join(chosen.lazy(), on=column, how="left", nulls_equal=True).with_columns(
             pl.col("rank").fill_null(other).cast(pl.UInt32),
             bin=((pl.col("ts") - lo).cast(pl.Float64) / width).floor().cast(pl.Int64).clip(0, bins - 1),
         )
-        .group_by("rank", "bin")
-        .agg(pl.col("pages").sum().cast(pl.Int64))
-    )
+
+    per_bin = reduce(table, ["rank", "bin"], [rd.total(pl.col("pages"), "pages")], records=ranked)
+    binned = per_bin.lazy().with_columns(pl.col("pages").cast(pl.Int64))
     names = chosen.select("rank", _series_name(chosen[column]).fill_null("(none)").alias("series")).vstack(
         pl.DataFrame({"rank": [other], "series": [OTHER]}, schema={"rank": pl.UInt32, "series": pl.String})
     )

@@ -406,26 +406,44 @@ def scan_sources(sources: Sources) -> pl.LazyFrame:
     a filter on a label prunes files; older files are upgraded one by one; text dumps are
     parsed.  A label missing for some dumps is null there.
     """
-    scans: list[pl.LazyFrame] = []
+    scans = [part.frame for part in scan_parts(sources)]
+    return scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One frame of :func:`scan_parts`; ``sliced`` when it is a plain scan of Parquet files,
+    whose row ranges polars reads without reading the rows before them (and without the
+    wrong rows it gives for a slice of a join, polars 2.1's streaming engine)."""
+
+    frame: pl.LazyFrame
+    sliced: bool
+
+
+def scan_parts(sources: Sources) -> list[Part]:
+    """:func:`scan_sources`'s frames before they are put together, in order."""
+    parts: list[Part] = []
     by_keys: dict[tuple[str, ...], list[str]] = {}
     for path in expand(sources):
         labels = labels_of(path)
         clash = [k for k in labels if k in COLUMNS]
         if clash:
             raise InputError(f"`{path}`: directory label `{clash[0]}` is also a column of the table")
+        sliced = True
         if path != "-" and frames.is_parquet(path):
             meta = frames.parquet_meta(path)
             if meta.schema_version == SCHEMA_VERSION:
                 by_keys.setdefault(tuple(labels), []).append(path)
                 continue
             lf = frames.upgrade(pl.scan_parquet(path), meta.schema_version)
+            sliced = False  # upgrade joins `where` on
         else:
-            lf = frames.scan(path)
-        scans.append(lf.with_columns(pl.lit(v, dtype=pl.String).alias(k) for k, v in labels.items()))
+            lf = frames.scan(path)  # a text dump, staged into a Parquet file
+        parts.append(Part(lf.with_columns(pl.lit(v, dtype=pl.String).alias(k) for k, v in labels.items()), sliced))
     for keys, paths in by_keys.items():
         hive = dict.fromkeys(keys, pl.String)
-        scans.insert(0, pl.scan_parquet(paths, hive_partitioning=bool(keys), hive_schema=hive or None))
-    return scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal")
+        parts.insert(0, Part(pl.scan_parquet(paths, hive_partitioning=bool(keys), hive_schema=hive or None), True))
+    return parts
 
 
 def label_keys(lf: pl.LazyFrame) -> list[str]:

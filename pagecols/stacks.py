@@ -31,6 +31,7 @@ from typing import BinaryIO, Final, cast
 
 import polars as pl
 
+from pagecols import reduce as rd
 from pagecols import source
 from pagecols.errors import InputError, ParseError, UsageError
 
@@ -237,16 +238,21 @@ def read_stacks(path: str | os.PathLike[str], *, handles: str | os.PathLike[str]
     return combine_handles(table, other)
 
 
+#: A stack's figures from its records, grouped on ``stack_hash``: each merges, so that
+#: :func:`pagecols.analyze.stacks` reduces a dump slice by slice (:mod:`pagecols.reduce`).
+STACKS_OF_RECORDS: Final = (
+    rd.first(pl.col("stack"), "stack"),
+    rd.total(pl.col("pages"), "pages"),
+    rd.count("allocations"),
+    rd.first_present(pl.col("handle"), "handle"),
+)
+
+
 def stacks_of_records(records: pl.LazyFrame) -> pl.LazyFrame:
-    """Reduce a page_owner table (one row per record) to the stacks-table shape."""
+    """Reduce a page_owner table (one row per record) to the stacks-table shape, lazily in one query."""
     return (
         records.group_by("stack_hash")
-        .agg(
-            pl.col("stack").first(),
-            pl.col("pages").sum().alias("pages"),
-            pl.len().alias("allocations"),
-            pl.col("handle").drop_nulls().first().alias("handle"),
-        )
+        .agg(agg.partial.alias(agg.name) for agg in STACKS_OF_RECORDS)
         .select(pl.col(name).cast(dtype) for name, dtype in STACKS_SCHEMA.items())
     )
 
