@@ -322,6 +322,22 @@ def test_the_console_script_converts_without_typer_and_the_same(tmp_path: Path, 
     assert out.exists()
 
 
+@pytest.mark.parametrize("command", ["convert", "sort", "info"])
+def test_the_console_script_sets_the_libraries_up_before_they_load(tmp_path: Path, dump: Path, command: str) -> None:
+    """pyarrow allocates with malloc and OpenBLAS keeps to one thread: both read the environment only once."""
+    words = {"convert": ["-o", str(tmp_path / "o.parquet")], "sort": [str(tmp_path / "o.txt")], "info": []}[command]
+    probe = f"import os, sys; sys.argv = ['pagecols', {command!r}, *sys.argv[1:]]\n"
+    probe += "exits = []; os._exit = exits.append\n"
+    probe += "from pagecols.entry import main; main()\n"
+    probe += "import pyarrow as pa\n"
+    probe += "print(pa.default_memory_pool().backend_name, os.environ['OPENBLAS_NUM_THREADS'], exits)"
+    env = {k: v for k, v in os.environ.items() if k not in ("ARROW_DEFAULT_MEMORY_POOL", "OPENBLAS_NUM_THREADS")}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, str(dump), *words], capture_output=True, text=True, check=True, env=env
+    )
+    assert proc.stdout.splitlines()[-1] == "system 1 [0]"
+
+
 def test_convert_help_still_comes_from_typer(tmp_path: Path) -> None:
     proc = _console("--help", cwd=tmp_path)
     assert proc.returncode == 0
