@@ -21,7 +21,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, TextIO, cast
 
 import polars as pl
@@ -29,13 +29,17 @@ import polars as pl
 from pagecols import frames
 from pagecols.compat.plan import Plan, parse_args
 from pagecols.compat.query import (
+    Keyed,
     Needs,
     as_latin1,
     compat_fields,
     group_and_sort,
+    keyed,
+    merge_keyed,
     table_columns,
     with_empty_blocks,
     with_keys,
+    without_latin1,
 )
 from pagecols.compat.render import render
 from pagecols.errors import ExitCode, InputError, PagecolsError, UsageError, complain
@@ -68,18 +72,23 @@ def _as_plan(plan: Plan | Sequence[str]) -> Plan:
 
 @dataclass(frozen=True)
 class _Loaded:
-    recs: pl.DataFrame  # compat_fields() rows without ``latin1``, not yet with empty blocks
+    recs: pl.DataFrame  # query.Keyed's records, without ``latin1``, not yet with empty blocks
     stacks: pl.DataFrame  # stack_hash -> stack, one row per distinct stack
     leading_blank_lines: int
     latin1: bool = False  # the texts are Latin-1, a character per byte (query.as_latin1)
+    st_keys: pl.DataFrame = field(default_factory=pl.DataFrame)  # the distinct stacktrace keys (query.Keyed)
+    p_keys: pl.DataFrame = field(default_factory=pl.DataFrame)  # the distinct header prefixes (query.Keyed)
 
     @classmethod
-    def of(cls, recs: pl.DataFrame, stacks: pl.DataFrame, leading_blank_lines: int) -> _Loaded:
-        """From compat_fields() rows: all text as Latin-1 when any record is not valid UTF-8."""
-        if not recs["latin1"].any():
-            return cls(recs.drop("latin1"), stacks, leading_blank_lines)
-        recs, stacks = as_latin1(recs, stacks)
-        return cls(recs, stacks, leading_blank_lines, latin1=True)
+    def of(cls, keys: Keyed, stacks: pl.DataFrame, leading_blank_lines: int) -> _Loaded:
+        """From batches' keyed compat_fields() rows: all text as Latin-1 when any record is not valid UTF-8."""
+        latin1 = bool(keys.recs["latin1"].any())
+        keys, stacks = as_latin1(keys, stacks) if latin1 else (without_latin1(keys), stacks)
+        return cls(keys.recs, stacks, leading_blank_lines, latin1, keys.st_keys, keys.p_keys)
+
+    @property
+    def keyed(self) -> Keyed:
+        return Keyed(self.recs, self.st_keys, self.p_keys)
 
 
 def _check_columns(names: Sequence[str], needs: Needs) -> None:
@@ -88,42 +97,76 @@ def _check_columns(names: Sequence[str], needs: Needs) -> None:
         raise InputError("the table lacks column(s) " + ", ".join(f"`{c}`" for c in missing))
 
 
-def _stacks(lf: pl.LazyFrame, needs: Needs) -> pl.LazyFrame:
+def _stacks(lf: pl.LazyFrame, needs: Needs, known: pl.Series) -> pl.LazyFrame:
+    """The stacks of ``lf`` whose hash is not among ``known``, one row per hash."""
     if not needs.st:
         return pl.LazyFrame(schema={"stack_hash": pl.Int64, "stack": pl.String})
     # The text reader may hand the stacks over dictionary-encoded (Categorical).  A filter
     # on the first of each hash is half the work of unique().
+    h = pl.col("stack_hash")
     return (
         lf.select("stack_hash", "stack")
-        .filter(pl.col("stack_hash").is_first_distinct())
+        .filter(h.is_first_distinct() & ~h.is_in(known))
         .with_columns(pl.col("stack").cast(pl.String))
     )
 
 
+#: Records read from a table at a time.  Each batch is boiled down to a few integers per
+#: record (query.keyed) before the next is read, so the columns a record is read with,
+#: its header and trailer strings among them, are held for one batch, not for the input.
+BATCH_ROWS = 1 << 18
+
+
+class _Batches:
+    """The keyed batches of one input and its stacks, gathered batch by batch."""
+
+    def __init__(self, needs: Needs) -> None:
+        self.needs = needs
+        self.columns = table_columns(needs)
+        self.parts: list[Keyed] = []
+        # Only stacks not seen in an earlier batch: most batches share most of their stacks,
+        # and a stack's text is a kilobyte or so.
+        self.stacks: list[pl.DataFrame] = []
+        self.known = pl.Series("stack_hash", [], dtype=pl.Int64)
+
+    def add(self, lf: pl.LazyFrame, *, has_raw: bool | None = None) -> None:
+        """Add a batch of table rows.  ``has_raw`` None: find out (read again in the rare case there are)."""
+        records = compat_fields(lf.select(self.columns), self.needs, has_raw=bool(has_raw))
+        if has_raw is None:
+            any_raw, recs, stacks = pl.collect_all(
+                [lf.select(pl.col("raw").is_not_null().any()), records, _stacks(lf, self.needs, self.known)]
+            )
+            if any_raw.item():
+                del recs
+                recs = compat_fields(lf.select(self.columns), self.needs, has_raw=True).collect()
+        else:
+            recs, stacks = pl.collect_all([records, _stacks(lf, self.needs, self.known)])
+        self.parts.append(keyed(recs, self.needs))
+        self.stacks.append(stacks)
+        self.known = pl.concat([self.known, stacks["stack_hash"]])
+
+    def loaded(self, leading_blank_lines: int) -> _Loaded:
+        stacks = pl.concat(self.stacks)
+        self.stacks.clear()
+        return _Loaded.of(merge_keyed(self.parts), stacks, leading_blank_lines)
+
+
 def _from_frame(lf: pl.LazyFrame, needs: Needs, leading: int) -> _Loaded:
     _check_columns(lf.collect_schema().names(), needs)
-
-    def records(has_raw: bool) -> pl.LazyFrame:
-        return compat_fields(lf.select(table_columns(needs)), needs, has_raw=has_raw)
-
-    # The records, the distinct stacks and whether any row is raw, in one polars run side by
-    # side.  Raw rows are rare, so the records are first read as if there were none, and read
-    # again in the rare case that there are.
-    any_raw, recs, stacks = pl.collect_all(
-        [lf.select(pl.col("raw").is_not_null().any()), records(has_raw=False), _stacks(lf, needs)]
-    )
-    if any_raw.item():
-        del recs  # not held twice: in a 3.19-era dump every row is raw
-        recs = records(has_raw=True).collect()
-    # One chunk per column: the Parquet row groups would leave dozens, and gathers across
-    # chunks (the sorts' permutations) cost several times more than this copy.
-    return _Loaded.of(recs.rechunk(), stacks, leading)
+    batches = _Batches(needs)
+    n = lf.select(pl.len()).collect().item()
+    for start in range(0, max(n, 1), BATCH_ROWS):
+        batches.add(lf.slice(start, BATCH_ROWS))
+    return batches.loaded(leading)
 
 
 def _load(src: Source, needs: Needs) -> _Loaded:
     """The compat records of ``src`` and its distinct stacks; the stack text is never kept per record."""
     if isinstance(src, (pl.DataFrame, pl.LazyFrame)):
-        return _from_frame(src.lazy(), needs, 0)
+        # Read once: a lazy query would be run again for each batch.
+        columns = [*table_columns(needs), "stack"]
+        _check_columns(src.collect_schema().names(), needs)
+        return _from_frame(src.lazy().select(columns).collect().lazy(), needs, 0)
     path = os.fspath(src)
     if frames.is_parquet(path):
         # What frames.scan() does for Parquet, without loading the `.pagecols` namespace
@@ -131,39 +174,18 @@ def _load(src: Source, needs: Needs) -> _Loaded:
         with frames.reading(path):
             leading = frames.dump_meta(path).leading_blank_lines  # also checks pagecols wrote the file
             return _from_frame(pl.scan_parquet(path), needs, leading)
-    # A text dump is parsed batch by batch, each boiled down at once to the few compat
-    # columns, so memory follows the records' size, not the text's.
+    # A text dump is parsed batch by batch, each boiled down at once to a few integers per
+    # record, so memory follows the records' count, not the text's size.
     from pagecols import ingest
     from pagecols.source import describe
 
     report = ingest.IngestReport(describe(path))
-    recs, stacks = [], []
-    columns = table_columns(needs)
+    batches = _Batches(needs)
+    wanted = [*batches.columns, "stack"] if needs.st else batches.columns
     for batch in ingest.iter_batches(path, report):
-        lf = pl.DataFrame(pl.from_arrow(batch.select([*columns, "stack"] if needs.st else columns))).lazy()
         has_raw = batch.column("raw").null_count < batch.num_rows
-        recs.append(compat_fields(lf.select(columns), needs, has_raw=has_raw).collect())
-        stacks.append(_stacks(lf, needs).collect())
-    return _Loaded.of(_concat_dropping(recs), pl.concat(stacks).unique("stack_hash"), report.leading_blank_lines)
-
-
-def _concat_dropping(parts: list[pl.DataFrame]) -> pl.DataFrame:
-    """``pl.concat(parts, rechunk=True)``, one column at a time, each part's copy let go as it is joined.
-
-    Whole-frame concatenation holds every column twice at its peak; this holds one.
-    ``parts`` is emptied.
-    """
-    if not parts:
-        return pl.DataFrame()
-    columns = []
-    for name in parts[0].columns:
-        pieces = [part.select(name) for part in parts]
-        parts[:] = [part.drop(name) for part in parts]
-        # vertical_relaxed: the parts' types may differ (a column of nulls only, a narrower int).
-        columns.append(pl.concat(pieces, how="vertical_relaxed", rechunk=True).to_series())
-        del pieces
-    parts.clear()
-    return pl.DataFrame(columns)
+        batches.add(pl.DataFrame(pl.from_arrow(batch.select(wanted))).lazy(), has_raw=has_raw)
+    return batches.loaded(report.leading_blank_lines)
 
 
 Progress = Callable[[str], None]
@@ -181,17 +203,19 @@ def sort_table(loaded: _Loaded, plan: Plan, out: BinaryIO, *, progress: Progress
     freed once the keys replace them, and the keyed records once they are sorted.
     """
     needs = Needs.of(plan)
-    recs = with_empty_blocks(loaded.recs, leading_blank_lines=loaded.leading_blank_lines)
+    keys = with_empty_blocks(loaded.keyed, leading_blank_lines=loaded.leading_blank_lines)
     stacks, latin1 = loaded.stacks, loaded.latin1
     del loaded
+    recs = keys.recs
+    keys = replace(keys, recs=pl.DataFrame())
     if plan.names is not None:
         plan = replace(plan, names=_names_as_loaded(plan.names, latin1=latin1))
     n_records = recs.height
     # page_owner_sort's own progress words (B.1), which it printed to stdout.
     progress(f"loaded {n_records}")
     progress("sorting ....")
-    recs, shared = with_keys(recs, stacks, needs)
-    del stacks
+    recs, shared = with_keys(recs, keys, stacks, needs)
+    del stacks, keys
     groups = group_and_sort(recs, plan, st_text=shared.st_text, txt=shared.txt)
     del recs
     progress("culling")

@@ -23,6 +23,14 @@ the values page_owner_sort v6.3 works with (compat.md B.2-B.8, compat.md §1-2):
 Grouping runs on these ids, never on long strings; the representative of a group is
 its first member in input order (``ord``); the final sort is stable and breaks ties
 in the cull comparator's order.
+
+Memory follows the number of records, so a record is boiled down as soon as its batch
+is read (:func:`keyed`): the columns that say what its stacktrace is (a stack hash,
+six trailer columns, a raw row's text) and what its header prints up to the ts digits
+(order, gfp mask and flags, pid, tgid, comm, ...) become two 32-bit ids into tables of
+their distinct rows, which are few.  What stays per record is a handful of integers
+(pages, the allocator, the ts digits, the ids), and the fields the plan selects,
+groups or sorts by.
 """
 
 from __future__ import annotations
@@ -36,15 +44,20 @@ from pagecols.compat.plan import CullKey, Plan, SortKey
 
 __all__ = [
     "Groups",
+    "Keyed",
     "Needs",
     "as_latin1",
     "compat_fields",
+    "concat_dropping",
     "group_and_sort",
+    "keyed",
+    "merge_keyed",
     "stacktrace_ranks",
     "table_columns",
     "txt_keys",
     "with_empty_blocks",
     "with_keys",
+    "without_latin1",
 ]
 
 CMA, SLAB, VMALLOC, OTHERS = 2, 4, 8, 16
@@ -235,75 +248,6 @@ def compat_fields(lf: pl.LazyFrame, needs: Needs, *, has_raw: bool = True) -> pl
     )
 
 
-def as_latin1(recs: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Every text of ``recs`` (and ``stacks``) as Latin-1, one character per byte of the dump; drops ``latin1``.
-
-    A record whose bytes are not valid UTF-8 has its fields from its raw text, which holds
-    those bytes decoded as Latin-1 (``latin1`` marks it, see schema.NOT_UTF8).  The other
-    rows' texts are then put the same way (their UTF-8 bytes, a character each), so that
-    comparing two strings compares the dump's bytes, as strcmp does, and the output is those
-    bytes again (the renderer encodes it as Latin-1).  Only values with a character beyond
-    ASCII change; there are few distinct ones, and each is mapped once.
-    """
-    c = pl.col
-
-    def mapped(frame: pl.DataFrame, keep: pl.Series | None) -> pl.DataFrame:
-        changes = []
-        for name, dtype in frame.schema.items():
-            if dtype != pl.String:
-                continue
-            values = frame[name]
-            wide = values.str.len_bytes() != values.str.len_chars()
-            todo = values.filter(wide if keep is None else wide & ~keep)
-            latin = {v: v.encode().decode("latin-1") for v in todo.unique().to_list()}
-            if latin:
-                new = c(name).replace(latin)
-                changes.append(new if keep is None else pl.when(c("latin1")).then(c(name)).otherwise(new).alias(name))
-        return frame.with_columns(changes) if changes else frame
-
-    return mapped(recs, recs["latin1"]).drop("latin1"), mapped(stacks, None)
-
-
-def with_empty_blocks(recs: pl.DataFrame, *, leading_blank_lines: int = 0) -> pl.DataFrame:
-    """Add ``ord`` (input order) and one row per empty block, which v6.3 reads as a record.
-
-    A blank line right after another ends an empty block; so do blank lines before
-    the first record.  Such a record has an empty txt: no pages, pid and tgid -1.
-    """
-    c = pl.col
-    extra = (recs["blank_after"] - 1).clip(lower_bound=0)
-    n_empty = int(extra.sum() or 0) + leading_blank_lines
-    if n_empty == 0:
-        return recs.drop("blank_after").with_columns(ord=pl.int_range(0, pl.len(), dtype=pl.Int64))
-    before = extra.cum_sum() - extra + leading_blank_lines
-    recs = recs.with_columns(ord=pl.int_range(0, pl.len(), dtype=pl.Int64) + before)
-    owners = recs.filter(c("blank_after") > 1).select(ord=pl.int_ranges(c("ord") + 1, c("ord") + c("blank_after")))
-    recs = recs.drop("blank_after")
-    empty_values: dict[str, pl.Expr] = {
-        "pages": pl.lit(0, dtype=pl.UInt64),
-        "pid": pl.lit(-1, dtype=pl.Int32),
-        "tgid": pl.lit(-1, dtype=pl.Int32),
-        "comm": pl.lit(""),
-        "ts": pl.lit(0, dtype=pl.UInt64),
-        "free_ts": pl.lit(0, dtype=pl.UInt64),
-        "ator": pl.lit(OTHERS, dtype=pl.UInt8),
-        "raw_st": pl.lit(""),
-        "has_ts": pl.lit(False),
-        "raw_header": pl.lit(""),
-    }
-    empties = pl.concat(
-        [pl.DataFrame({"ord": list(range(leading_blank_lines))}, schema={"ord": pl.Int64}), owners.explode("ord")]
-    ).select(
-        [
-            empty_values[name].alias(name) if name in empty_values else pl.lit(None, dtype=dtype).alias(name)
-            for name, dtype in recs.schema.items()
-            if name != "ord"
-        ]
-        + [c("ord")]
-    )
-    return pl.concat([recs, empties.select(recs.columns)]).sort("ord")
-
-
 ST_KEY = ("stack_hash", *TRAILERS, "raw_st")
 
 
@@ -355,16 +299,200 @@ def _distinct_by_hash(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series] | N
     return frame.gather(first), ids
 
 
-def stacktrace_ranks(recs: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
-    """Each record's ``st_rank``, the dense strcmp rank (from 1) of its stacktrace.
+#: A record's columns that say what its header prints up to the ts digits (P, see the module
+#: docstring), and those of them that are kept per record after keying (the rest are in P's table).
+P_KEY_INPUTS = (*_P_KEY[:-2], "free_p", "raw_header")
+_P_PER_RECORD = ("has_ts", "free_p")
 
-    Returns that column (in record order) and the text of each rank (index
+
+@dataclass(frozen=True)
+class Keyed:
+    """Records whose stacktrace and header prefix are ids into tables of the distinct ones.
+
+    ``recs`` holds ``st_id`` (with ``needs.st``) and ``p_id`` (with ``needs.txt``) in place of
+    the columns of :data:`ST_KEY` and of P (:data:`P_KEY_INPUTS`, ``has_ts`` and ``free_p``
+    kept); ``st_keys`` and ``p_keys`` are the distinct rows of those columns, in order of
+    first appearance, with ``latin1``.  A record then costs a few integers rather than its
+    trailer and header strings: most records share their stacktrace and their header prefix.
+    """
+
+    recs: pl.DataFrame
+    st_keys: pl.DataFrame
+    p_keys: pl.DataFrame
+
+
+def _p_key(frame: pl.DataFrame) -> pl.DataFrame:
+    c = pl.col
+    return frame.select(
+        *_P_KEY[:-2],
+        free_p_no_ts=pl.when(~c("has_ts")).then(c("free_p")),
+        raw_header=c("raw_header"),
+        latin1=c("latin1"),
+    )
+
+
+def keyed(recs: pl.DataFrame, needs: Needs) -> Keyed:
+    """compat_fields() rows (a batch of them) -> :class:`Keyed`."""
+    st_keys, p_keys = pl.DataFrame(), pl.DataFrame()
+    ids = []
+    if needs.st:
+        st_keys, st_id = distinct_ids(recs.select(*ST_KEY, "latin1"))
+        ids.append(st_id.alias("st_id"))
+    if needs.txt:
+        p_keys, p_id = distinct_ids(_p_key(recs))
+        ids.append(p_id.alias("p_id"))
+    gone = [*ST_KEY] if needs.st else []
+    gone += [n for n in P_KEY_INPUTS if n not in _P_PER_RECORD] if needs.txt else []
+    return Keyed(recs.drop(gone).with_columns(ids), st_keys, p_keys)
+
+
+def merge_keyed(parts: list[Keyed]) -> Keyed:
+    """The batches of one input as one :class:`Keyed`, its ids into tables of the whole input's
+    distinct rows.  ``parts`` is emptied, each batch's columns let go as they are joined."""
+    if not parts:
+        return Keyed(pl.DataFrame(), pl.DataFrame(), pl.DataFrame())
+    tables = {}
+    recs = [part.recs for part in parts]
+    keys = {table: [getattr(part, table) for part in parts] for table in ("st_keys", "p_keys")}
+    parts.clear()
+    for name, table in (("st_id", "st_keys"), ("p_id", "p_keys")):
+        if name not in recs[0].columns:
+            tables[table] = pl.DataFrame()
+            continue
+        pieces = keys.pop(table)
+        distinct, ids = distinct_ids(pl.concat(pieces, how="vertical_relaxed"))
+        offset = 0
+        for i, piece in enumerate(pieces):
+            local = recs[i][name]
+            recs[i] = recs[i].with_columns(ids.slice(offset, piece.height).gather(local).alias(name))
+            offset += piece.height
+        tables[table] = distinct
+    return Keyed(concat_dropping(recs), **tables)
+
+
+def concat_dropping(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """``pl.concat(parts, rechunk=True)``, one column at a time, each part's copy let go as it is joined.
+
+    Whole-frame concatenation holds every column twice at its peak; this holds one.
+    ``parts`` is emptied.
+    """
+    if not parts:
+        return pl.DataFrame()
+    columns = []
+    for name in parts[0].columns:
+        pieces = [part.select(name) for part in parts]
+        parts[:] = [part.drop(name) for part in parts]
+        # vertical_relaxed: the parts' types may differ (a column of nulls only, a narrower int).
+        columns.append(pl.concat(pieces, how="vertical_relaxed", rechunk=True).to_series())
+        del pieces
+    parts.clear()
+    return pl.DataFrame(columns)
+
+
+def as_latin1(keys: Keyed, stacks: pl.DataFrame) -> tuple[Keyed, pl.DataFrame]:
+    """Every text of ``keys`` (and ``stacks``) as Latin-1, one character per byte of the dump; drops ``latin1``.
+
+    A record whose bytes are not valid UTF-8 has its fields from its raw text, which holds
+    those bytes decoded as Latin-1 (``latin1`` marks it, see schema.NOT_UTF8).  The other
+    rows' texts are then put the same way (their UTF-8 bytes, a character each), so that
+    comparing two strings compares the dump's bytes, as strcmp does, and the output is those
+    bytes again (the renderer encodes it as Latin-1).  Only values with a character beyond
+    ASCII change; there are few distinct ones, and each is mapped once.
+    """
+    c = pl.col
+
+    def mapped(frame: pl.DataFrame, keep: pl.Series | None) -> pl.DataFrame:
+        changes = []
+        for name, dtype in frame.schema.items():
+            if dtype != pl.String:
+                continue
+            values = frame[name]
+            wide = values.str.len_bytes() != values.str.len_chars()
+            todo = values.filter(wide if keep is None else wide & ~keep)
+            latin = {v: v.encode().decode("latin-1") for v in todo.unique().to_list()}
+            if latin:
+                new = c(name).replace(latin)
+                changes.append(new if keep is None else pl.when(c("latin1")).then(c(name)).otherwise(new).alias(name))
+        return frame.with_columns(changes) if changes else frame
+
+    def each(frame: pl.DataFrame) -> pl.DataFrame:
+        return mapped(frame, frame["latin1"]).drop("latin1") if "latin1" in frame.columns else frame
+
+    return Keyed(each(keys.recs), each(keys.st_keys), each(keys.p_keys)), mapped(stacks, None)
+
+
+def without_latin1(keys: Keyed) -> Keyed:
+    """``keys`` without the ``latin1`` columns, when no record is Latin-1."""
+
+    def each(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.drop("latin1", strict=False)
+
+    return Keyed(each(keys.recs), each(keys.st_keys), each(keys.p_keys))
+
+
+def with_empty_blocks(keys: Keyed, *, leading_blank_lines: int = 0) -> Keyed:
+    """Add one row per empty block, which v6.3 reads as a record, in its place in input order.
+
+    A blank line right after another ends an empty block; so do blank lines before
+    the first record.  Such a record has an empty txt: no pages, pid and tgid -1, and
+    ids of a row added to each key table for it.  The rows' order is input order from
+    here on: a record's place in the input is its row number.
+    """
+    c = pl.col
+    recs = keys.recs
+    n_empty = int((recs["blank_after"] - 1).clip(lower_bound=0).sum() or 0) + leading_blank_lines
+    if n_empty == 0:
+        return Keyed(recs.drop("blank_after"), keys.st_keys, keys.p_keys)
+    extra = (recs["blank_after"] - 1).clip(lower_bound=0)
+    before = extra.cum_sum() - extra + leading_blank_lines
+    recs = recs.with_columns(ord=pl.int_range(0, pl.len(), dtype=pl.Int64) + before)
+    owners = recs.filter(c("blank_after") > 1).select(ord=pl.int_ranges(c("ord") + 1, c("ord") + c("blank_after")))
+    recs = recs.drop("blank_after")
+    # The empty txt's rows of the key tables: no stack, no trailers, no header.
+    tables = {"st_keys": keys.st_keys, "p_keys": keys.p_keys}
+    key_rows = {"st_keys": {"raw_st": pl.lit("")}, "p_keys": {"has_ts": pl.lit(False), "raw_header": pl.lit("")}}
+    empty_values: dict[str, pl.Expr] = {
+        "pages": pl.lit(0, dtype=pl.UInt64),
+        "pid": pl.lit(-1, dtype=pl.Int32),
+        "tgid": pl.lit(-1, dtype=pl.Int32),
+        "comm": pl.lit(""),
+        "ts": pl.lit(0, dtype=pl.UInt64),
+        "free_ts": pl.lit(0, dtype=pl.UInt64),
+        "ator": pl.lit(OTHERS, dtype=pl.UInt8),
+        "has_ts": pl.lit(False),
+    }
+    for id_name, table in (("st_id", "st_keys"), ("p_id", "p_keys")):
+        if id_name in recs.columns:
+            empty_values[id_name] = pl.lit(tables[table].height, dtype=recs.schema[id_name])
+            tables[table] = pl.concat([tables[table], _one_row(tables[table].schema, key_rows[table])])
+    empties = pl.concat(
+        [pl.DataFrame({"ord": list(range(leading_blank_lines))}, schema={"ord": pl.Int64}), owners.explode("ord")]
+    ).select(
+        [
+            empty_values[name].alias(name) if name in empty_values else pl.lit(None, dtype=dtype).alias(name)
+            for name, dtype in recs.schema.items()
+            if name != "ord"
+        ]
+        + [c("ord")]
+    )
+    return Keyed(pl.concat([recs, empties.select(recs.columns)]).sort("ord").drop("ord"), **tables)
+
+
+def _one_row(schema: pl.Schema, values: dict[str, pl.Expr]) -> pl.DataFrame:
+    """A row of ``schema``: ``values`` where given, null elsewhere."""
+    return pl.select(values.get(name, pl.lit(None)).cast(dtype).alias(name) for name, dtype in schema.items())
+
+
+def stacktrace_ranks(keys: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """The ``st_rank`` of each row of ``keys`` (:data:`ST_KEY` columns), the dense strcmp rank
+    (from 1) of its stacktrace.
+
+    Returns that column (in the rows' order) and the text of each rank (index
     ``st_rank - 1``).  ``stacks`` maps ``stack_hash`` to ``stack``.
     """
     c = pl.col
-    distinct, ids = distinct_ids(recs.select(ST_KEY))
     ranked = (
-        distinct.lazy()
+        keys.lazy()
         .join(stacks.lazy().unique("stack_hash"), on="stack_hash", how="left", maintain_order="left")
         .select(
             st_text=pl.when(c("raw_st").is_not_null())
@@ -374,7 +502,7 @@ def stacktrace_ranks(recs: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.Serie
         .with_columns(st_rank=c("st_text").rank("dense").cast(pl.UInt32))
         .collect()
     )
-    return ranked["st_rank"].gather(ids), ranked.unique("st_rank").sort("st_rank")["st_text"]
+    return ranked["st_rank"], ranked.unique("st_rank").sort("st_rank")["st_text"]
 
 
 def _digits(v: pl.Expr) -> pl.Expr:
@@ -425,20 +553,19 @@ def _ts_tail_keys() -> tuple[pl.Expr, ...]:
     )
 
 
-TXT_INPUTS = (*_P_KEY[:-2], "has_ts", "ts_p", "free_p", "raw_header")
+TXT_INPUTS = ("p_id", "has_ts", "ts_p", "free_p")
 
 
-def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
+def txt_keys(recs: pl.DataFrame, p_keys: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
     """The txt order columns (see the module docstring), in record order.
 
-    With ``st_rank`` after them, their joint order is strcmp order of txt.  The
-    frame also holds what rendering needs: ``p_rank``, ``r_ts`` and ``r_free`` on
+    ``recs`` has ``p_id``, ``has_ts``, ``ts_p`` and ``free_p``; ``p_keys`` is P's table
+    (:class:`Keyed`).  With ``st_rank`` after them, their joint order is strcmp order of
+    txt.  The frame also holds what rendering needs: ``p_rank``, ``r_ts`` and ``r_free`` on
     the fast path, ``head`` (txt up to its stacktrace) on the other.
     """
     c = pl.col
-    distinct, ids = distinct_ids(
-        recs.select(*_P_KEY[:-2], free_p_no_ts=pl.when(~c("has_ts")).then(c("free_p")), raw_header=c("raw_header"))
-    )
+    distinct, ids = p_keys.select(_P_KEY), recs["p_id"]
     # P: up to the ts digits; a header without ts is whole, with its "\n"; raw rows' first line.
     rendered = distinct.with_columns(
         pid=c("pid_p"), tgid=c("tgid_p"), comm=c("comm_p"), ts=pl.lit(None, dtype=pl.UInt64), free_ts=c("free_p_no_ts")
@@ -450,9 +577,11 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
         .then(textfmt.header_line() + ", ts ")
         .otherwise(textfmt.header_line() + "\n"),
     )
-    stats = recs.select(ts_max=c("ts_p").max(), free_max=pl.when(c("has_ts")).then(c("free_p")).max()).row(
-        0, named=True
-    )
+    stats = recs.select(
+        ts_max=c("ts_p").max(),
+        free_max=pl.when(c("has_ts")).then(c("free_p")).max(),
+        free_no_ts=(c("free_p").is_not_null() & ~c("has_ts")).any(),
+    ).row(0, named=True)
     nonempty = rendered.filter(c("p_text") != "").select("p_text").unique().sort("p_text")
     # Sorted, a string that is a prefix of others comes right before one of them.
     prefix_free = not nonempty.select(c("p_text").shift(-1).str.starts_with(c("p_text")).any()).item()
@@ -476,9 +605,11 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
             k_ts=pl.when(c("has_ts"))
             .then(_left_aligned(ts, _digits(ts), places))
             .otherwise(pl.lit(0, dtype=pl.UInt64)),
-            # What the header prints after P, for rendering and the later keys.
-            r_ts=pl.when(c("has_ts")).then(ts),
-            r_free=pl.when(c("has_ts")).then(c("free_p")),
+            # What the header prints after P, for rendering and the later keys: ts_p is null
+            # exactly where has_ts is false, so it is taken as it is, not copied (a free_ts
+            # without a ts is in P).
+            r_ts=ts,
+            r_free=pl.when(c("has_ts")).then(c("free_p")) if stats["free_no_ts"] else c("free_p"),
         )
         scale = 10**places if len(p_series) * 10**places <= 2**64 else None
         keys = (c("p_rank"), c("k_ts"), *_ts_tail_keys(), c("st_rank"))
@@ -502,22 +633,23 @@ def txt_keys(recs: pl.DataFrame) -> tuple[pl.DataFrame, TxtKeys]:
     return keyed, TxtKeys((c("head"), c("st_rank")), False, None)
 
 
-def with_keys(recs: pl.DataFrame, stacks: pl.DataFrame, needs: Needs) -> tuple[pl.DataFrame, Groups]:
-    """Replace the stacktrace and header columns by the ranks and keys computed from them.
+def with_keys(recs: pl.DataFrame, keys: Keyed, stacks: pl.DataFrame, needs: Needs) -> tuple[pl.DataFrame, Groups]:
+    """Replace the stacktrace and header ids and columns by the ranks and keys computed from them.
 
-    The returned :class:`Groups` is empty and carries the shared texts.  The two
-    computations are independent and mostly single-threaded, so the stacktrace ranks
-    are worked out on a second thread meanwhile (polars releases the GIL).
+    ``recs`` is ``keys.recs`` with empty blocks (:func:`with_empty_blocks`), whose tables
+    ``keys`` holds.  The returned :class:`Groups` is empty and carries the shared texts.
+    The two computations are independent and mostly single-threaded, so the stacktrace
+    ranks are worked out on a second thread meanwhile (polars releases the GIL).
     """
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1) as aside:
-        st = aside.submit(stacktrace_ranks, recs, stacks) if needs.st else None
-        keyed, txt = txt_keys(recs) if needs.txt else (None, None)
+        st = aside.submit(stacktrace_ranks, keys.st_keys, stacks) if needs.st else None
+        keyed, txt = txt_keys(recs, keys.p_keys) if needs.txt else (None, None)
         st_rank, st_text = st.result() if st is not None else (None, None)
-    out = recs.drop([n for n in (*ST_KEY, *TXT_INPUTS) if n in recs.columns])
+    out = recs.drop([n for n in ("st_id", *TXT_INPUTS) if n in recs.columns])
     if st_rank is not None:
-        out = out.with_columns(st_rank=st_rank)
+        out = out.with_columns(st_rank=st_rank.gather(recs["st_id"]))
     if keyed is not None:
         out = out.with_columns(keyed.get_columns())
     return out, Groups(pl.DataFrame(), st_text, txt)
@@ -577,7 +709,7 @@ def _select(lf: pl.LazyFrame, plan: Plan) -> pl.LazyFrame:
     return lf
 
 
-_TXT_ONLY = ("ord", "k_ts")
+_TXT_ONLY = ("k_ts",)
 
 
 def _txt_order(recs: pl.DataFrame, txt: TxtKeys) -> tuple[pl.Series, pl.Series | None]:
@@ -654,7 +786,9 @@ def _cull_by_txt(
 def group_and_sort(recs: pl.DataFrame, plan: Plan, *, st_text: pl.Series | None, txt: TxtKeys | None) -> Groups:
     """Select, cull and sort (B.5-B.8).  ``recs`` is in input order."""
     c = pl.col
-    lf = _select(recs.lazy(), plan)
+    # Rows are in input order (with_empty_blocks); in the cull modes a group's representative
+    # is its first member in that order, found by ``ord``.
+    lf = _select(recs.lazy().with_row_index("ord") if plan.cull else recs.lazy(), plan)
 
     if CullKey.ALLOCATOR in plan.cull:
         # v6.3's adjacent-duplicate shortcut (B.6): a record whose txt equals the last stored
@@ -675,7 +809,7 @@ def group_and_sort(recs: pl.DataFrame, plan: Plan, *, st_text: pl.Series | None,
         return _cull_by_txt(lf.collect(), by, descending, st_text, txt)
     cull = _cull_columns(plan)
     tie = [e.meta.output_name() for e in cull]
-    keep = [n for n in recs.columns if n not in ("pages", "ord", *tie)]
+    keep = [n for n in recs.columns if n not in ("pages", *tie)]
     groups = (
         lf.with_columns(cull)
         .group_by(tie)
