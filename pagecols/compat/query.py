@@ -229,8 +229,10 @@ def compat_fields(lf: pl.LazyFrame, needs: Needs, *, has_raw: bool = True) -> pl
             parsed_only(c("pid")).alias("pid_p"),
             parsed_only(c("tgid")).alias("tgid_p"),
             parsed_only(c("comm")).alias("comm_p"),
-            parsed_only(c("ts")).alias("ts_p"),
-            parsed_only(c("free_ts")).alias("free_p"),
+            # Unsigned, as the numbers are (the table's are signed, schema 5): the keys made
+            # from them stay 64-bit, not 128.
+            parsed_only(c("ts")).cast(pl.UInt64).alias("ts_p"),
+            parsed_only(c("free_ts")).cast(pl.UInt64).alias("free_p"),
             parsed_only(c("ts").is_not_null()).fill_null(False).alias("has_ts"),
             (c("_raw_header") if has_raw else pl.lit(None, dtype=pl.String)).alias("raw_header"),
         ]
@@ -314,6 +316,8 @@ class Keyed:
     kept); ``st_keys`` and ``p_keys`` are the distinct rows of those columns, in order of
     first appearance, with ``latin1``.  A record then costs a few integers rather than its
     trailer and header strings: most records share their stacktrace and their header prefix.
+    ``blank_after`` is there only when some record is followed by more than one blank
+    line (an empty block, see :func:`with_empty_blocks`).
     """
 
     recs: pl.DataFrame
@@ -343,6 +347,10 @@ def keyed(recs: pl.DataFrame, needs: Needs) -> Keyed:
         ids.append(p_id.alias("p_id"))
     gone = [*ST_KEY] if needs.st else []
     gone += [n for n in P_KEY_INPUTS if n not in _P_PER_RECORD] if needs.txt else []
+    if (recs["blank_after"] > 1).any():
+        # Only more than one counts (with_empty_blocks); 0 (the last record) is as good as 1.
+        ids.append(recs["blank_after"].clip(lower_bound=1))
+    gone.append("blank_after")
     return Keyed(recs.drop(gone).with_columns(ids), st_keys, p_keys)
 
 
@@ -367,6 +375,10 @@ def merge_keyed(parts: list[Keyed]) -> Keyed:
             recs[i] = recs[i].with_columns(ids.slice(offset, piece.height).gather(local).alias(name))
             offset += piece.height
         tables[table] = distinct
+    if any("blank_after" in part.columns for part in recs):
+        names = next(part.columns for part in recs if "blank_after" in part.columns)
+        one = pl.lit(1, dtype=pl.Int64).alias("blank_after")
+        recs = [part.with_columns(one).select(names) if "blank_after" not in part.columns else part for part in recs]
     return Keyed(concat_dropping(recs), **tables)
 
 
@@ -440,10 +452,14 @@ def with_empty_blocks(keys: Keyed, *, leading_blank_lines: int = 0) -> Keyed:
     """
     c = pl.col
     recs = keys.recs
-    n_empty = int((recs["blank_after"] - 1).clip(lower_bound=0).sum() or 0) + leading_blank_lines
+    if "blank_after" not in recs.columns:  # (keyed): no record is followed by more than one blank line
+        if leading_blank_lines == 0:
+            return keys
+        recs = recs.with_columns(blank_after=pl.lit(1, dtype=pl.Int64))
+    extra = (recs["blank_after"] - 1).clip(lower_bound=0)
+    n_empty = int(extra.sum() or 0) + leading_blank_lines
     if n_empty == 0:
         return Keyed(recs.drop("blank_after"), keys.st_keys, keys.p_keys)
-    extra = (recs["blank_after"] - 1).clip(lower_bound=0)
     before = extra.cum_sum() - extra + leading_blank_lines
     recs = recs.with_columns(ord=pl.int_range(0, pl.len(), dtype=pl.Int64) + before)
     owners = recs.filter(c("blank_after") > 1).select(ord=pl.int_ranges(c("ord") + 1, c("ord") + c("blank_after")))
@@ -741,7 +757,6 @@ def _cull_by_txt(
     sums rather than a group-by; only the columns still needed are gathered.
     """
     c = pl.col
-    keys = txt.columns
     by_inputs = {n for e in by for n in e.meta.root_names()}
     keep = [n for n in recs.columns if n not in _TXT_ONLY or n in by_inputs]
     by_count_only = [e.meta.output_name() for e in by] == ["num"]
@@ -759,28 +774,35 @@ def _cull_by_txt(
                 .to_series()
             )
         return Groups(recs.select(keep).gather(perm).with_columns(num=one), st_text, txt)
-    ks = recs.select(*txt.keys, "pages").with_columns(_row=pl.int_range(0, pl.len(), dtype=pl.UInt32)).gather(perm)
-    new = pl.any_horizontal([(c(k) != c(k).shift(1)).fill_null(True) for k in keys])
-    runs = ks.select(
-        _row=c("_row"), _new=new, _cum=c("pages").cum_sum().cast(pl.UInt64), _pos=pl.int_range(0, pl.len())
-    )
-    firsts = runs.filter(c("_new"))
+    # Runs of equal txt in txt order: a run starts where any key differs from the row
+    # before.  One key column is gathered at a time, and nothing per record outlives its use.
+    new: pl.Series | None = None
+    for k in txt.keys:
+        ordered = recs.select(k.alias("_k")).gather(perm)
+        differs = ordered.select((c("_k") != c("_k").shift(1)).fill_null(True)).to_series()
+        new = differs if new is None else new | differs
+        del ordered, differs
+    assert new is not None
+    starts = new.arg_true()
+    del new
     # A run ends where the next begins; its count and page sum are differences there.
-    ends = pl.concat([firsts["_pos"].slice(1) - 1, pl.Series([runs.height - 1], dtype=firsts["_pos"].dtype)])
-    cum_end = runs["_cum"].gather(ends)
+    ends = pl.concat([starts.slice(1) - 1, pl.Series([recs.height - 1], dtype=starts.dtype)])
+    cum_end = recs["pages"].gather(perm).cum_sum().cast(pl.UInt64).gather(ends)
     cum_before = pl.concat([pl.Series([0], dtype=pl.UInt64), cum_end.slice(0, len(cum_end) - 1)])
-    frame = (
-        recs.select([n for n in keep if n != "pages"])
-        .gather(firsts["_row"])
-        .with_columns(
-            num=(ends - firsts["_pos"] + 1).cast(pl.UInt64).alias("num"),
-            pages=(cum_end - cum_before).alias("pages"),
-        )
+    groups = pl.DataFrame(
+        {"_row": perm.gather(starts), "num": (ends - starts + 1).cast(pl.UInt64), "pages": cum_end - cum_before}
     )
+    del perm, starts, ends, cum_end, cum_before
     # The groups are in cull order now; a stable sort by the sort keys alone keeps ties so.
-    if not by_count_only or frame["num"].n_unique() > 1:
-        frame = frame.gather(frame.select(pl.arg_sort_by(by, descending=descending, maintain_order=True)).to_series())
-    return Groups(frame, st_text, txt)
+    # Only the columns the sort reads are gathered for it: the rest once, in final order.
+    if not by_count_only or groups["num"].n_unique() > 1:
+        sort_inputs = [n for n in recs.columns if n in by_inputs and n not in groups.columns]
+        inputs = groups.with_columns(recs.select(sort_inputs).gather(groups["_row"])) if sort_inputs else groups
+        order = inputs.select(pl.arg_sort_by(by, descending=descending, maintain_order=True)).to_series()
+        del inputs
+        groups = groups.gather(order)
+    frame = recs.select([n for n in keep if n != "pages"]).gather(groups["_row"])
+    return Groups(frame.with_columns(groups["num"], groups["pages"]), st_text, txt)
 
 
 def group_and_sort(recs: pl.DataFrame, plan: Plan, *, st_text: pl.Series | None, txt: TxtKeys | None) -> Groups:
