@@ -97,7 +97,7 @@ def _check_columns(names: Sequence[str], needs: Needs) -> None:
         raise InputError("the table lacks column(s) " + ", ".join(f"`{c}`" for c in missing))
 
 
-def _stacks(lf: pl.LazyFrame, needs: Needs, known: pl.Series) -> pl.LazyFrame:
+def _stacks(lf: pl.LazyFrame, needs: Needs, known: pl.Series | None) -> pl.LazyFrame:
     """The stacks of ``lf`` whose hash is not among ``known``, one row per hash."""
     if not needs.st:
         return pl.LazyFrame(schema={"stack_hash": pl.Int64, "stack": pl.String})
@@ -106,7 +106,7 @@ def _stacks(lf: pl.LazyFrame, needs: Needs, known: pl.Series) -> pl.LazyFrame:
     h = pl.col("stack_hash")
     return (
         lf.select("stack_hash", "stack")
-        .filter(h.is_first_distinct() & ~h.is_in(known))
+        .filter(h.is_first_distinct() if known is None else h.is_first_distinct() & ~h.is_in(known))
         .with_columns(pl.col("stack").cast(pl.String))
     )
 
@@ -127,7 +127,7 @@ class _Batches:
         # Only stacks not seen in an earlier batch: most batches share most of their stacks,
         # and a stack's text is a kilobyte or so.
         self.stacks: list[pl.DataFrame] = []
-        self.known = pl.Series("stack_hash", [], dtype=pl.Int64)
+        self.known: pl.Series | None = None  # (of the input's type: older files' hashes are unsigned)
 
     def add(self, lf: pl.LazyFrame, *, has_raw: bool | None = None) -> None:
         """Add a batch of table rows.  ``has_raw`` None: find out (read again in the rare case there are)."""
@@ -143,7 +143,7 @@ class _Batches:
             recs, stacks = pl.collect_all([records, _stacks(lf, self.needs, self.known)])
         self.parts.append(keyed(recs, self.needs))
         self.stacks.append(stacks)
-        self.known = pl.concat([self.known, stacks["stack_hash"]])
+        self.known = stacks["stack_hash"] if self.known is None else pl.concat([self.known, stacks["stack_hash"]])
 
     def loaded(self, leading_blank_lines: int) -> _Loaded:
         stacks = pl.concat(self.stacks)
