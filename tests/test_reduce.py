@@ -185,3 +185,42 @@ def test_a_file_of_an_older_schema_is_read_whole(sources: dict[str, Any]) -> Non
 def test_a_frame_the_caller_made_is_one_slice() -> None:
     frame = pl.scan_parquet(OLD_SCHEMA)
     assert len(list(analyze.record_slices(analyze.load(frame), rows=1))) == 1
+
+
+# --- query: the SQL reads the table slice by slice ---------------------------------------------------
+
+#: (SQL, whether its rows have one order): the dumps of a dataset repeat record numbers.
+QUERIES = [
+    ("SELECT comm, sum(pages) AS p, count(*) AS n FROM pages GROUP BY 1 ORDER BY 2 DESC, 1", True),
+    ("SELECT * FROM pages", False),
+    ('SELECT record, comm FROM pages WHERE "order" >= 2 AND pages > 1', False),
+    ("SELECT count(*) AS n FROM (SELECT record FROM pages LIMIT 50)", True),
+    ("SELECT count(DISTINCT stack_hash) AS stacks, min(ts) AS first, max(ts) AS last FROM pages", True),
+    ('SELECT s."where", s.pages FROM stacks s ORDER BY s.pages DESC, s.stack_hash LIMIT 7', True),
+    (
+        "SELECT p.comm, count(*) AS n FROM pages p JOIN stacks s ON p.stack_hash = s.stack_hash"
+        " WHERE s.allocations > 3 GROUP BY 1 ORDER BY 2 DESC, 1",
+        True,
+    ),
+    ("SELECT comm, pages, sum(pages) OVER (PARTITION BY comm) AS per_comm FROM pages", False),
+]
+
+
+@pytest.mark.parametrize(("sql", "ordered"), QUERIES)
+@pytest.mark.parametrize("source", ["file", "labels missing", "schemas mixed"])
+def test_query_in_slices_is_the_query_in_one(
+    sources: dict[str, Any], source: str, sql: str, ordered: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = analyze.load(sources[source])
+    whole = analyze.query(analyze.Table(table.frame, table.kind, table.name), sql)
+    monkeypatch.setattr(rd, "SLICE_ROWS", 37)
+    assert "pagecols slices" in analyze.sliced_scan(table).explain()
+    assert_frame_equal(analyze.query(table, sql), whole, check_row_order=ordered)
+
+
+def test_a_label_filter_in_sql_reads_the_right_rows(sources: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rd, "SLICE_ROWS", 37)
+    table = analyze.load(sources["labels missing"])
+    got = analyze.query(table, "SELECT host, count(*) AS n FROM pages WHERE host = 'b' GROUP BY host")
+    want = table.frame.filter(pl.col("host") == "b").select(pl.len()).collect().item()
+    assert got.rows() == [("b", want)]
