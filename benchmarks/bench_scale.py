@@ -1,7 +1,7 @@
 """Peak memory and wall time of every command as the dump grows, from Parquet and from text.
 
     python benchmarks/bench_scale.py [--sizes 600M,2400M] [--commands all] [--inputs parquet,text]
-                                     [--readme] [--keep]
+                                     [--readme] [--keep] [--reuse]
 
 For each size, writes (seeded, so the same bytes every time) a dump of that size made of
 four synthetic dumps one after another, of the eras 5.18, 6.5, 6.7 and mm-2026: headers
@@ -14,7 +14,8 @@ run; CPU time much less).  With ``--repeat N`` each figure is the median of N ru
 
 ``--readme`` also writes the table into benchmarks/README.md, between the markers of
 its "bench_scale" section.  The dumps are removed at the end unless ``--keep``: at
-10 GB they fill a disk fast (``df -h`` first).
+10 GB they fill a disk fast (``df -h`` first).  ``--reuse`` takes a Parquet file left by
+``--keep`` as it is instead of converting again (no ``convert`` row then).
 """
 
 from __future__ import annotations
@@ -114,9 +115,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--readme", action="store_true", help="write the table into benchmarks/README.md")
     parser.add_argument("--keep", action="store_true", help="keep the dumps for the next run")
+    parser.add_argument("--reuse", action="store_true", help="use a Parquet file kept by --keep, not convert again")
     args = parser.parse_args()
-    wanted = None if args.commands == "all" else set(args.commands.split(","))
-    commands = [(n, a) for n, a in COMMANDS if wanted is None or n in wanted]
+    # A name may hold a comma itself (`top --by comm,memcg`): each is looked for between commas.
+    listed = f",{args.commands},"
+    commands = [(n, a) for n, a in COMMANDS if args.commands == "all" or f",{n}," in listed]
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     rows: dict[tuple[str, str], dict[int, Run]] = {}
     made: list[Path] = []
@@ -127,9 +130,10 @@ def main() -> int:
             parquet = text.with_suffix(".parquet")
             made += [text, parquet]
             nbytes[size] = text.stat().st_size
-            rows.setdefault(("convert", "text"), {})[size] = median_run(
-                pagecols("convert", str(text), "-o", str(parquet)), args.repeat
-            )
+            if not (args.reuse and parquet.exists()):
+                rows.setdefault(("convert", "text"), {})[size] = median_run(
+                    pagecols("convert", str(text), "-o", str(parquet)), args.repeat
+                )
             inputs = {"parquet": parquet, "text": text}
             for name, template in commands:
                 for kind in args.inputs.split(","):
