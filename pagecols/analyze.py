@@ -19,7 +19,7 @@ import contextlib
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final, Literal
 
@@ -53,9 +53,15 @@ class Table:
     frame: pl.LazyFrame
     kind: Literal["records", "stacks"]
     name: str
-    #: ``frame`` as the scans it is made of, in order, for :func:`record_slices`; empty when
-    #: ``frame`` is to be read whole (a frame the caller made may hold anything).
+    #: ``frame`` as the scans it is made of, in order, each with all of its columns, for
+    #: :func:`record_slices`; empty when ``frame`` is to be read whole (a frame the caller
+    #: made may hold anything).
     parts: tuple[Part, ...] = ()
+
+    def with_records(self, change: Callable[[pl.LazyFrame], pl.LazyFrame]) -> Table:
+        """The table with ``change`` made to its rows (a row-wise change: new or cast columns), parts included."""
+        parts = tuple(replace(part, frame=change(part.frame)) for part in self.parts)
+        return Table(change(self.frame), self.kind, self.name, parts)
 
     @property
     def label(self) -> str:
@@ -139,9 +145,19 @@ def _load_many(sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]
     if name is None:
         paths = [sources] if isinstance(sources, str | os.PathLike) else list(sources)
         name = os.fspath(paths[0]) + (f" (+{len(paths) - 1} more)" if len(paths) > 1 else "") if paths else "-"
-    parts = tuple(dataset.scan_parts(sources))
-    frame = parts[0].frame if len(parts) == 1 else pl.concat([p.frame for p in parts], how="diagonal")
-    return Table(frame, "records", name, parts)
+    parts = dataset.scan_parts(sources)
+    if len(parts) == 1:
+        return Table(parts[0].frame, "records", name, (parts[0],))
+    frame = pl.concat([p.frame for p in parts], how="diagonal")
+    schema = frame.collect_schema()
+
+    def conformed(part: Part) -> Part:
+        # As in the diagonal concat: a label a dump does not have is null there.
+        names = part.frame.collect_schema().names()
+        columns = [pl.col(n) if n in names else pl.lit(None, dtype).alias(n) for n, dtype in schema.items()]
+        return replace(part, frame=part.frame.select(columns))
+
+    return Table(frame, "records", name, tuple(map(conformed, parts)))
 
 
 def _dump_table(path: str, name: str) -> Table:
@@ -166,17 +182,9 @@ def record_slices(
     if not table.parts:
         yield prepare(table.frame)
         return
-    schema = table.frame.collect_schema()
     for part in table.parts:
-        names = part.frame.collect_schema().names()
-        # A part of a diagonal concat without some label has it null there.
-        conform = (
-            None
-            if names == schema.names()
-            else [pl.col(n) if n in names else pl.lit(None, dtype).alias(n) for n, dtype in schema.items()]
-        )
         for lf in rd.row_slices(part.frame, rows=rows or rd.SLICE_ROWS) if part.sliced else [part.frame]:
-            yield prepare(lf if conform is None else lf.select(conform))
+            yield prepare(lf)
 
 
 def reduce(
@@ -583,8 +591,7 @@ def trend(
         raise UsageError(f"`{over}` is not a column of {table.label}: --over takes a label (such as `taken`)")
     if over in keys:
         raise UsageError(f"`{over}` is both --over and a --by key")
-    frame = table.frame.with_columns(pl.col(over).cast(pl.String))
-    per = groups(Table(frame, table.kind, table.name), [*keys, over]).collect()
+    per = groups(table.with_records(lambda lf: lf.with_columns(pl.col(over).cast(pl.String))), [*keys, over]).collect()
     columns = _group_columns(keys)
     identity = [c for c in columns if c != "stack"]  # a stack is its hash
     order = snapshot_order(per[over].to_list())

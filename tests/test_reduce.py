@@ -166,6 +166,19 @@ def test_a_report_in_slices_is_the_report_in_one(
     assert_frame_equal(sliced, whole, check_row_order=report != "stacks")  # stacks() is in no order
 
 
+@pytest.mark.parametrize("by", ["where", "stack", "comm,memcg"])
+@pytest.mark.parametrize("source", ["dataset", "labels missing"])
+def test_trend_in_slices_is_the_trend_in_one(
+    sources: dict[str, Any], source: str, by: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = analyze.load(sources[source])
+    whole = analyze.trend(analyze.Table(table.frame, table.kind, table.name), over="host", by=by)
+    counts = counted_slices(monkeypatch)
+    monkeypatch.setattr(rd, "SLICE_ROWS", 37)
+    assert_frame_equal(analyze.trend(table, over="host", by=by), whole)
+    assert counts[0] > len(table.parts)
+
+
 def test_parts_are_the_table(sources: dict[str, Any]) -> None:
     """The slices of a table are its rows, in order, each once: every column, the labels' nulls included."""
     table = analyze.load(sources["labels missing"])
