@@ -766,7 +766,8 @@ def _cull_by_txt(
     if txt_key is not None:
         # Every group is one record.  Unless the sort is by count alone (all 1 here), the
         # sort keys and then txt order the records in one go: one gather, not two.
-        one = pl.lit(1, dtype=pl.UInt64)
+        # (A count of 1 needs no more than a byte: 7 bytes a record less than a u64.)
+        one = pl.lit(1, dtype=pl.UInt8)
         if not by_count_only:
             perm = (
                 recs.with_columns(num=one, _txt=txt_key)
