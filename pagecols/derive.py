@@ -104,10 +104,11 @@ def hex_text(values: pl.Series, digits: int = HASH_DIGITS) -> pl.Series:
     value by its bits).
 
     Vectorised in numpy, nibble by nibble, since a csv of every record formats millions of
-    them: 0.3-0.5 s for 5 M values, where polars byte lookups took 6-9 s.
+    them: 0.3-0.5 s for 5 M values, where polars byte lookups took 6-9 s.  The digits go to
+    polars as fixed-width numpy bytes, not through pyarrow, whose import alone took 25 MiB
+    and ~0.05 s of every report that shows a stack hash.
     """
     import numpy as np
-    import pyarrow as pa
 
     if not 1 <= digits <= HASH_DIGITS:
         raise ValueError(f"`digits` must be 1 to {HASH_DIGITS}, not {digits}")
@@ -120,10 +121,9 @@ def hex_text(values: pl.Series, digits: int = HASH_DIGITS) -> pl.Series:
     nibbles[:, 0::2] = raw.reshape(-1, 8) >> 4
     nibbles[:, 1::2] = raw.reshape(-1, 8) & 15
     nibbles += np.uint8(ord("0")) + (nibbles > 9) * np.uint8(ord("a") - ord("0") - 10)
-    kept = np.ascontiguousarray(text[:, : 2 + digits])
-    offsets = np.arange(0, kept.size + 1, 2 + digits, dtype=np.int64)
-    array = pa.LargeStringArray.from_buffers(len(whole), pa.py_buffer(offsets), pa.py_buffer(kept))
-    out = pl.Series(values.name, array, dtype=pl.String)
+    # Each value's characters as one `S` item (no NUL among them, which numpy would drop).
+    kept = np.ascontiguousarray(text[:, : 2 + digits]).view(f"S{2 + digits}").ravel()
+    out = pl.Series(values.name, kept).cast(pl.String)
     return out if whole.null_count() == 0 else pl.select(pl.when(whole.is_not_null()).then(out)).to_series()
 
 
