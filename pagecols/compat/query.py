@@ -504,7 +504,8 @@ def stacktrace_ranks(keys: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.Serie
     (from 1) of its stacktrace.
 
     Returns that column (in the rows' order) and the text of each rank (index
-    ``st_rank - 1``).  ``stacks`` maps ``stack_hash`` to ``stack``.
+    ``st_rank - 1``) with the ``\n`` of the blank line that ends its stanza (B.9), as it
+    is printed.  ``stacks`` maps ``stack_hash`` to ``stack``.
     """
     c = pl.col
     ranked = (
@@ -518,7 +519,9 @@ def stacktrace_ranks(keys: pl.DataFrame, stacks: pl.DataFrame) -> tuple[pl.Serie
         .with_columns(st_rank=c("st_text").rank("dense").cast(pl.UInt32))
         .collect()
     )
-    return ranked["st_rank"], ranked.unique("st_rank").sort("st_rank")["st_text"]
+    # Ranked without the "\n": a suffix can change strcmp order where one text is a prefix of another.
+    texts = ranked.unique("st_rank").sort("st_rank").select(c("st_text") + "\n").to_series()
+    return ranked["st_rank"], texts
 
 
 def _digits(v: pl.Expr) -> pl.Expr:
@@ -676,7 +679,7 @@ class Groups:
     """The sorted groups, with what rendering needs to print their stacktraces and txt."""
 
     frame: pl.DataFrame
-    st_text: pl.Series | None
+    st_text: pl.Series | None  # each rank's stacktrace and the "\n" ending its stanza (stacktrace_ranks)
     txt: TxtKeys | None
 
 

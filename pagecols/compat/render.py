@@ -104,12 +104,12 @@ def _after_p(st_text: pl.Series) -> list[Piece]:
     """
     c = pl.col
     has_ts, has_free = c("r_ts").is_not_null(), c("r_free").is_not_null()
-    st = st_text + "\n"
+    at = c("st_rank").cast(pl.Int64) - 1 + pl.when(has_ts).then(0).otherwise(len(st_text))
     return [
         c("r_ts").cast(pl.String),
         (_FREE_TS, pl.when(has_free).then(0).otherwise(1)),
         c("r_free").cast(pl.String),
-        (pl.concat([" ns\n" + st, st]), c("st_rank").cast(pl.Int64) - 1 + pl.when(has_ts).then(0).otherwise(len(st))),
+        (pl.concat([" ns\n" + st_text, st_text]), at),
     ]
 
 
@@ -137,8 +137,8 @@ def _cull_line(plan: Plan) -> pl.Expr:
 def pieces(groups: Groups, plan: Plan) -> list[Piece]:
     """The pieces of every stanza, in output order."""
     c = pl.col
-    # The stacktrace is printed with the blank line that ends the stanza (B.9).
-    st = (groups.st_text + "\n", c("st_rank").cast(pl.Int64) - 1) if groups.st_text is not None else None
+    # The stacktrace is printed with the blank line that ends the stanza (B.9): its text has the "\n".
+    st = (groups.st_text, c("st_rank").cast(pl.Int64) - 1) if groups.st_text is not None else None
     if not plan.cull:
         assert st is not None
         assert groups.txt is not None
