@@ -38,6 +38,15 @@ def test_cat_reads_parquet_a_batch_at_a_time(parquet: Path, dump: Path) -> None:
     assert meta().records == 700
 
 
+def test_cat_writes_a_parsed_chunk_back_a_slice_at_a_time(dump: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(textout, "TEXT_SLICE_ROWS", 100)
+    batches, meta = textout._record_frames(dump)
+    heights = [frame.height for frame in batches]
+    assert max(heights) <= 100
+    assert sum(heights) == 700
+    assert meta().records == 700
+
+
 @pytest.mark.parametrize("source", ["dump", "parquet"])
 def test_cat_gives_the_dump_back(source: str, request: pytest.FixtureRequest, dump: Path) -> None:
     out = io.BytesIO()
