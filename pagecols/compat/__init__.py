@@ -36,6 +36,7 @@ from pagecols.compat.query import (
     group_and_sort,
     keyed,
     merge_keyed,
+    own_strings,
     table_columns,
     with_empty_blocks,
     with_keys,
@@ -142,7 +143,7 @@ class _Batches:
         else:
             recs, stacks = pl.collect_all([records, _stacks(lf, self.needs, self.known)])
         self.parts.append(keyed(recs, self.needs))
-        self.stacks.append(stacks)
+        self.stacks.append(own_strings(stacks))
         self.known = stacks["stack_hash"] if self.known is None else pl.concat([self.known, stacks["stack_hash"]])
 
     def loaded(self, leading_blank_lines: int) -> _Loaded:

@@ -52,6 +52,7 @@ __all__ = [
     "group_and_sort",
     "keyed",
     "merge_keyed",
+    "own_strings",
     "stacktrace_ranks",
     "table_columns",
     "txt_keys",
@@ -335,15 +336,28 @@ def _p_key(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def own_strings(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its strings copied out of the buffers they point into.
+
+    A polars string longer than 12 bytes is a view into a buffer shared with the frame it
+    came from: a batch's few distinct keys kept the whole batch's buffer of gfp flags or
+    memcg names alive.  ``concat_str`` writes new strings (and keeps nulls).
+    """
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(pl.concat_str(pl.col(name), pl.lit("")).alias(name) for name in text) if text else frame
+
+
 def keyed(recs: pl.DataFrame, needs: Needs) -> Keyed:
     """compat_fields() rows (a batch of them) -> :class:`Keyed`."""
     st_keys, p_keys = pl.DataFrame(), pl.DataFrame()
     ids = []
     if needs.st:
         st_keys, st_id = distinct_ids(recs.select(*ST_KEY, "latin1"))
+        st_keys = own_strings(st_keys)
         ids.append(st_id.alias("st_id"))
     if needs.txt:
         p_keys, p_id = distinct_ids(_p_key(recs))
+        p_keys = own_strings(p_keys)
         ids.append(p_id.alias("p_id"))
     gone = [*ST_KEY] if needs.st else []
     gone += [n for n in P_KEY_INPUTS if n not in _P_PER_RECORD] if needs.txt else []
