@@ -183,7 +183,7 @@ def record_slices(
         yield prepare(table.frame)
         return
     for part in table.parts:
-        for lf in rd.row_slices(part.frame, rows=rows or rd.SLICE_ROWS) if part.sliced else [part.frame]:
+        for lf in rd.row_slices(part.frame, rows=rows) if part.sliced else [part.frame]:
             yield prepare(lf)
 
 

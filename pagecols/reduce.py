@@ -37,12 +37,14 @@ SLICE_ROWS = 1 << 17
 MERGE_BYTES = 4 << 20
 
 
-def row_slices(frame: pl.LazyFrame, *, rows: int = SLICE_ROWS) -> Iterator[pl.LazyFrame]:
-    """``frame`` as row ranges of ``rows``, in order; the whole frame if it has no more rows than that.
+def row_slices(frame: pl.LazyFrame, *, rows: int | None = None) -> Iterator[pl.LazyFrame]:
+    """``frame`` as row ranges of ``rows`` (:data:`SLICE_ROWS`), in order; the whole frame if it has
+    no more rows than that.
 
     Only for a plain scan of Parquet files, which polars reads a range of without reading
     the rows before it: a slice of a join can come out wrong in polars 2.1's streaming engine.
     """
+    rows = rows or SLICE_ROWS
     height = frame.select(pl.len()).collect().item()
     if height <= rows:
         yield frame
@@ -79,6 +81,16 @@ def first(expr: pl.Expr, name: str) -> Agg:
 def last(expr: pl.Expr, name: str) -> Agg:
     """The value of ``expr`` on the group's last row."""
     return Agg(name, expr.last(), pl.col(name).last())
+
+
+def minimum(expr: pl.Expr, name: str) -> Agg:
+    """The smallest value of ``expr`` (nulls left out)."""
+    return Agg(name, expr.min(), pl.col(name).min())
+
+
+def maximum(expr: pl.Expr, name: str) -> Agg:
+    """The largest value of ``expr`` (nulls left out)."""
+    return Agg(name, expr.max(), pl.col(name).max())
 
 
 def first_present(expr: pl.Expr, name: str) -> Agg:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import doctest
 import math
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import pagecols
-from pagecols import analyze, dataset
+from pagecols import analyze, dataset, frames
 from pagecols import reduce as rd
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,6 +148,25 @@ def counted_slices(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return counts
 
 
+def counted_reductions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the slices every call of reduce.reduce reads (one entry per call)."""
+    counts: list[int] = []
+    original = rd.reduce
+
+    def counting(slices: Iterable[pl.LazyFrame], *args: Any) -> pl.DataFrame:
+        counts.append(0)
+
+        def each() -> Iterator[pl.LazyFrame]:
+            for frame in slices:
+                counts[-1] += 1
+                yield frame
+
+        return original(each(), *args)
+
+    monkeypatch.setattr(rd, "reduce", counting)
+    return counts
+
+
 @pytest.mark.parametrize("report", list(REPORTS))
 @pytest.mark.parametrize("source", ["file", "dataset", "labels missing", "schemas mixed", "text"])
 def test_a_report_in_slices_is_the_report_in_one(
@@ -177,6 +196,15 @@ def test_trend_in_slices_is_the_trend_in_one(
     monkeypatch.setattr(rd, "SLICE_ROWS", 37)
     assert_frame_equal(analyze.trend(table, over="host", by=by), whole)
     assert counts[0] > len(table.parts)
+
+
+@pytest.mark.parametrize("source", ["file", "text"])
+def test_info_in_slices_is_info_in_one(sources: dict[str, Any], source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = frames.info(sources[source])
+    counts = counted_reductions(monkeypatch)
+    monkeypatch.setattr(rd, "SLICE_ROWS", 37)
+    assert frames.info(sources[source]) == whole
+    assert counts[0] == math.ceil(whole["records"] / 37)
 
 
 def test_parts_are_the_table(sources: dict[str, Any]) -> None:
