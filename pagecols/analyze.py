@@ -766,7 +766,7 @@ def frag_stacks(source: Source | Table, *, n: int | None = 20, page_size: int = 
     )
     lf = (
         per.lazy()
-        .with_columns(pl.col("blocks").list.len(), pl.col("allocations", "pages"))
+        .with_columns(pl.col("blocks").list.len())
         .with_columns(pl.col("blocks", "allocations", "pages").cast(pl.UInt64))
         .with_columns(where_expr(), mib=pl.col("pages").cast(pl.Float64) * page_size / _MIB)
     )

@@ -413,8 +413,9 @@ def scan_sources(sources: Sources) -> pl.LazyFrame:
 @dataclass(frozen=True)
 class Part:
     """One frame of :func:`scan_parts`; ``sliced`` when it is a plain scan of Parquet files,
-    whose row ranges polars reads without reading the rows before them (and without the
-    wrong rows it gives for a slice of a join, polars 2.1's streaming engine)."""
+    whose row ranges polars reads without reading the rows before them.  Not a frame with a
+    join (an older schema's, which joins ``where`` on): polars 2.1's streaming engine gives
+    the wrong rows for a range of a left join."""
 
     frame: pl.LazyFrame
     sliced: bool
