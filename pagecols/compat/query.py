@@ -826,9 +826,12 @@ def _cull_by_txt(
 def group_and_sort(recs: pl.DataFrame, plan: Plan, *, st_text: pl.Series | None, txt: TxtKeys | None) -> Groups:
     """Select, cull and sort (B.5-B.8).  ``recs`` is in input order."""
     c = pl.col
-    # Rows are in input order (with_empty_blocks); in the cull modes a group's representative
-    # is its first member in that order, found by ``ord``.
-    lf = _select(recs.lazy().with_row_index("ord") if plan.cull else recs.lazy(), plan)
+    cull = _cull_columns(plan)
+    tie = [e.meta.output_name() for e in cull]
+    # What a cull group prints of its representative, its first member in input order (B.7):
+    # rows are in input order (with_empty_blocks), so it is found by row number, ``ord``.
+    keep = [n for n in recs.columns if n not in ("pages", *tie)] if plan.cull else []
+    lf = _select(recs.lazy().with_row_index("ord") if keep else recs.lazy(), plan)
 
     if CullKey.ALLOCATOR in plan.cull:
         # v6.3's adjacent-duplicate shortcut (B.6): a record whose txt equals the last stored
@@ -847,9 +850,6 @@ def group_and_sort(recs: pl.DataFrame, plan: Plan, *, st_text: pl.Series | None,
     if not plan.cull:
         assert txt is not None
         return _cull_by_txt(lf.collect(), by, descending, st_text, txt)
-    cull = _cull_columns(plan)
-    tie = [e.meta.output_name() for e in cull]
-    keep = [n for n in recs.columns if n not in ("pages", *tie)]
     groups = (
         lf.with_columns(cull)
         .group_by(tie)
