@@ -36,6 +36,7 @@ from pagecols.compat.query import (
     group_and_sort,
     keyed,
     merge_keyed,
+    merge_keyed_in_place,
     own_strings,
     table_columns,
     with_empty_blocks,
@@ -119,12 +120,21 @@ BATCH_ROWS = 1 << 18
 
 
 class _Batches:
-    """The keyed batches of one input and its stacks, gathered batch by batch."""
+    """The keyed batches of one input and its stacks, gathered batch by batch.
 
-    def __init__(self, needs: Needs) -> None:
+    When the input's length is known (a table) and the records' columns are numbers, they are
+    written in place into columns of that length as each batch comes (``scatter``): the
+    batches' pieces then go at once, instead of being held apart and joined at the end
+    (which kept them, and their copy, and left jemalloc with holes it could not reuse).
+    """
+
+    def __init__(self, needs: Needs, rows: int | None = None) -> None:
         self.needs = needs
         self.columns = table_columns(needs)
+        self.rows = rows
         self.parts: list[Keyed] = []
+        self.filled: dict[str, pl.Series] | None = None
+        self.done = 0
         # Only stacks not seen in an earlier batch: most batches share most of their stacks,
         # and a stack's text is a kilobyte or so.
         self.stacks: list[pl.DataFrame] = []
@@ -142,20 +152,46 @@ class _Batches:
                 recs = compat_fields(lf.select(self.columns), self.needs, has_raw=True).collect()
         else:
             recs, stacks = pl.collect_all([records, _stacks(lf, self.needs, self.known)])
-        self.parts.append(keyed(recs, self.needs))
+        part = keyed(recs, self.needs)
+        del recs
+        self.parts.append(self._fill(part))
         self.stacks.append(own_strings(stacks))
         self.known = stacks["stack_hash"] if self.known is None else pl.concat([self.known, stacks["stack_hash"]])
+
+    def _fill(self, part: Keyed) -> Keyed:
+        """``part``, its records written in place if they can be (then only their count is kept)."""
+        first = self.filled is None and self.rows is not None and not self.parts
+        if first and all(dtype != pl.String for dtype in part.recs.dtypes):
+            self.filled = {}
+        if self.filled is None:
+            return part
+        assert self.rows is not None
+        height = part.recs.height
+        at = pl.int_range(self.done, self.done + height, eager=True, dtype=pl.UInt32)
+        for column in part.recs.get_columns():
+            if column.name not in self.filled:
+                # blank_after first seen in a later batch: the ones before had no empty block.
+                fill = 1 if column.name == "blank_after" else 0
+                self.filled[column.name] = pl.repeat(fill, self.rows, dtype=column.dtype, eager=True).alias(column.name)
+            if height:
+                self.filled[column.name].scatter(at, column)
+        self.done += height
+        return Keyed(pl.DataFrame({"rows": [height]}), part.st_keys, part.p_keys)
 
     def loaded(self, leading_blank_lines: int) -> _Loaded:
         stacks = pl.concat(self.stacks)
         self.stacks.clear()
-        return _Loaded.of(merge_keyed(self.parts), stacks, leading_blank_lines)
+        if self.filled is None:
+            return _Loaded.of(merge_keyed(self.parts), stacks, leading_blank_lines)
+        filled, self.filled = self.filled, None
+        keys = merge_keyed_in_place(self.parts, filled)
+        return _Loaded.of(keys, stacks, leading_blank_lines)
 
 
 def _from_frame(lf: pl.LazyFrame, needs: Needs, leading: int) -> _Loaded:
     _check_columns(lf.collect_schema().names(), needs)
-    batches = _Batches(needs)
     n = lf.select(pl.len()).collect().item()
+    batches = _Batches(needs, rows=n)
     for start in range(0, max(n, 1), BATCH_ROWS):
         batches.add(lf.slice(start, BATCH_ROWS))
     return batches.loaded(leading)

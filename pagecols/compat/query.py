@@ -52,6 +52,7 @@ __all__ = [
     "group_and_sort",
     "keyed",
     "merge_keyed",
+    "merge_keyed_in_place",
     "own_strings",
     "stacktrace_ranks",
     "table_columns",
@@ -394,6 +395,35 @@ def merge_keyed(parts: list[Keyed]) -> Keyed:
         one = pl.lit(1, dtype=pl.Int64).alias("blank_after")
         recs = [part.with_columns(one).select(names) if "blank_after" not in part.columns else part for part in recs]
     return Keyed(concat_dropping(recs), **tables)
+
+
+def merge_keyed_in_place(parts: list[Keyed], filled: dict[str, pl.Series]) -> Keyed:
+    """:func:`merge_keyed` of batches whose records were written one after the other into
+    ``filled`` (each part's ``recs`` holds only its count, ``rows``): their ids are made
+    ids of the whole input there, in place.  ``parts`` and ``filled`` are emptied."""
+    tables = {}
+    counts = [int(part.recs["rows"].item()) for part in parts]
+    keys = {table: [getattr(part, table) for part in parts] for table in ("st_keys", "p_keys")}
+    parts.clear()
+    for name, table in (("st_id", "st_keys"), ("p_id", "p_keys")):
+        pieces = keys.pop(table)
+        if name not in filled:
+            tables[table] = pl.DataFrame()
+            continue
+        distinct, ids = distinct_ids(pl.concat(pieces, how="vertical_relaxed"))
+        column, offset, start = filled[name], 0, 0
+        for piece, height in zip(pieces, counts, strict=True):
+            if height:
+                local = column.slice(start, height)
+                new = ids.slice(offset, piece.height).gather(local)
+                del local  # the column's buffer is shared no more: scatter writes in place
+                column.scatter(pl.int_range(start, start + height, eager=True, dtype=pl.UInt32), new)
+            offset += piece.height
+            start += height
+        tables[table] = distinct
+    recs = pl.DataFrame(list(filled.values()))
+    filled.clear()
+    return Keyed(recs, **tables)
 
 
 def concat_dropping(parts: list[pl.DataFrame]) -> pl.DataFrame:
