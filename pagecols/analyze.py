@@ -317,7 +317,8 @@ def groups(source: Source | Table, by: Keys = "stack") -> pl.LazyFrame:
     """Every group of ``by`` with its ``allocations`` and ``pages``, unsorted.
 
     The building block of :func:`top` and :func:`diff`; the groups partition the table,
-    so their pages add up to the table's.
+    so their pages add up to the table's.  A table of records is reduced to its groups
+    when this is called, slice by slice (:func:`reduce`); the frame returned is over them.
     """
     table = load(source)
     keys = resolve_keys(table, by)
