@@ -9,6 +9,7 @@ size.  Converting once with ``pagecols convert`` skips that step next time.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import tempfile
@@ -102,6 +103,8 @@ def open_dump(source: str | os.PathLike[str]) -> tuple[pl.LazyFrame, DumpMeta]:
         return upgrade(pl.scan_parquet(Path(source)), meta.schema_version), meta
     key = _identity(source)
     if key not in _KEPT:
+        if not _KEPT:
+            atexit.register(_close_kept)
         _KEPT[key] = _stage(source)
     file, meta = _KEPT[key]
     return pl.scan_parquet(_path_of(file)), meta
@@ -121,6 +124,14 @@ def _check_columns(source: str | os.PathLike[str], version: int) -> None:
 
 #: The temporary files of the text dumps :func:`open_dump` opened, open until the process ends.
 _KEPT: dict[tuple[str, int, int], tuple[IO[bytes], DumpMeta]] = {}
+
+
+def _close_kept() -> None:
+    """Close the kept files at exit: left to the garbage collector, each warned that it was not closed."""
+    for file, _ in _KEPT.values():
+        with contextlib.suppress(OSError):
+            file.close()
+    _KEPT.clear()
 
 
 def _identity(source: str | os.PathLike[str]) -> tuple[str, int, int]:

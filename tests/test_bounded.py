@@ -8,6 +8,8 @@ and that the results stay the same bytes.
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,12 @@ def test_a_text_dump_opened_twice_is_parsed_once_unless_it_changed(
     copy.write_bytes(dump.read_bytes().split(b"\n\n", 1)[1])  # one record fewer
     assert frames.open_dump(copy)[0].select("record").collect().height == 699
     assert len(calls) == 2
+
+
+def test_the_kept_temporary_files_are_closed_at_exit(dump: Path) -> None:
+    """A notebook or a test session that opened text dumps ends without a ResourceWarning for each."""
+    probe = "import sys; from pagecols import frames; print(frames.open_dump(sys.argv[1])[1].records)"
+    proc = subprocess.run(
+        [sys.executable, "-X", "dev", "-c", probe, str(dump)], capture_output=True, text=True, check=True
+    )
+    assert (proc.stdout, proc.stderr) == ("700\n", "")
