@@ -20,6 +20,7 @@ Labels are string columns; a filter on them skips the files of other partitions 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import glob
 import os
 import re
@@ -237,7 +238,7 @@ def _convert_all(
     if quiet not in os.environ.get("PYTHONWARNINGS", ""):
         os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), quiet]))
     with _started_ignoring_ctrl_c():
-        pool = get_context("spawn").Pool(min(cores, len(items)), initializer=_worker_ignores_ctrl_c)
+        pool = get_context("spawn").Pool(min(cores, len(items)), initializer=_worker_setup, initargs=(os.getpid(),))
     try:
         pending = [
             pool.apply_async(_convert_in_worker, (os.fspath(dump), out, dict(labels), strict))
@@ -257,11 +258,25 @@ def _convert_all(
 _LEFT_TO_THE_COMMAND = (signal.SIGINT, signal.SIGHUP)
 
 
-def _worker_ignores_ctrl_c() -> None:
-    """A terminal's Ctrl-C or hang-up reaches the whole process group: the workers leave it to
-    the command, which stops them and removes what they wrote, instead of each printing a traceback."""
+def _worker_setup(command: int) -> None:
+    """A worker leaves Ctrl-C and hang-up to the command, and ends with it.
+
+    A terminal's Ctrl-C or hang-up reaches the whole process group: the command stops its
+    workers and removes what they wrote, instead of each printing a traceback.  A worker
+    the pool starts to replace one the command stopped would live on: it took a dump, and
+    printed a BrokenPipeError when its result had nowhere to go.  So the kernel kills a
+    worker when the command ends, however it ends (``PR_SET_PDEATHSIG``, Linux), and one
+    that starts after that ends at once.
+    """
     for signum in _LEFT_TO_THE_COMMAND:
         signal.signal(signum, signal.SIG_IGN)
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the worker may outlive a killed command
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != command:
+        os._exit(0)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 @contextlib.contextmanager

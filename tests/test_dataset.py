@@ -429,3 +429,31 @@ def test_workers_ignore_ctrl_c_from_their_start() -> None:
     finally:
         pool.close()
         pool.join()
+
+
+def test_a_worker_ends_with_its_command_however_the_command_ends() -> None:
+    """The pool replaces a worker the command stopped; that one lived on and printed a BrokenPipeError."""
+    command = (
+        "import os, time, multiprocessing as mp\n"
+        "from pagecols import dataset\n"
+        "if __name__ == '__main__':\n"
+        "    pool = mp.get_context('spawn').Pool(1, initializer=dataset._worker_setup, initargs=(os.getpid(),))\n"
+        "    print(pool.apply(os.getpid), flush=True)\n"
+        "    pool.apply_async(time.sleep, (60,))  # busy, as when converting a dump\n"
+        "    time.sleep(0.5)\n"
+        "    os._exit(0)  # no clean-up at all, as when killed\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, check=True, timeout=60)
+    worker = int(proc.stdout)
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(worker)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
