@@ -748,6 +748,21 @@ def frag(source: Source | Table) -> pl.DataFrame:
     )
 
 
+#: :func:`frag_stacks`'s columns, and the keys that order its rows after the measures (both engines').
+FRAG_STACKS_COLUMNS: Final = (
+    "block_migratetype",
+    "migratetype",
+    "where",
+    "stack",
+    "stack_hash",
+    "blocks",
+    "allocations",
+    "pages",
+    "mib",
+)
+FRAG_STACKS_ORDER: Final = ("block_migratetype", "migratetype", "stack")
+
+
 def frag_stacks(source: Source | Table, *, n: int | None = 20, page_size: int = PAGE_SIZE) -> pl.DataFrame:
     """The stacks that put pages into pageblocks of another migratetype, most pages first.
 
@@ -771,17 +786,7 @@ def frag_stacks(source: Source | Table, *, n: int | None = 20, page_size: int = 
         .with_columns(pl.col("blocks", "allocations", "pages").cast(pl.UInt64))
         .with_columns(where_expr(), mib=pl.col("pages").cast(pl.Float64) * page_size / _MIB)
     )
-    lf = _order(lf, ["pages", "allocations"], ["block_migratetype", "migratetype", "stack"]).select(
-        "block_migratetype",
-        "migratetype",
-        "where",
-        "stack",
-        "stack_hash",
-        "blocks",
-        "allocations",
-        "pages",
-        "mib",
-    )
+    lf = _order(lf, ["pages", "allocations"], FRAG_STACKS_ORDER).select(*FRAG_STACKS_COLUMNS)
     if n is not None:
         lf = lf.head(n)
     return lf.collect()

@@ -655,17 +655,7 @@ def frag_stacks(
         )
         .withColumns({"where": where_column(), "mib": _mib(F.col("pages"), page_size)})
     )
-    out = _order(grouped, ["pages", "allocations"], ["block_migratetype", "migratetype", "stack"]).select(
-        "block_migratetype",
-        "migratetype",
-        "where",
-        "stack",
-        "stack_hash",
-        "blocks",
-        "allocations",
-        "pages",
-        "mib",
-    )
+    out = _order(grouped, ["pages", "allocations"], analyze.FRAG_STACKS_ORDER).select(*analyze.FRAG_STACKS_COLUMNS)
     return out if n is None else out.limit(n)
 
 
