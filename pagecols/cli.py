@@ -635,6 +635,10 @@ plot_app = typer.Typer(
 app.add_typer(plot_app, name="plot")
 PlotOut = Annotated[str, typer.Option("-o", "--out", help="image to write: .png, .svg or .pdf")]
 TitleOption = Annotated[str | None, typer.Option("--title", help="title [default: names the dump]")]
+PlotByOption = Annotated[
+    list[str] | None,
+    typer.Option("--by", "-b", help=f"{_KEYS_HELP} [default: where]", autocompletion=_KEY_VALUES),
+]
 
 
 @plot_app.command("timeline", epilog=EXIT_CODES_HELP)
@@ -668,10 +672,7 @@ def plot_top(
     src: SrcArgument,
     *,
     out: PlotOut,
-    by: Annotated[
-        list[str] | None,
-        typer.Option("--by", "-b", help=f"{_KEYS_HELP} [default: where]", autocompletion=_KEY_VALUES),
-    ] = None,
+    by: PlotByOption = None,
     limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="bars to draw")] = 15,
     title: TitleOption = None,
 ) -> None:
@@ -696,10 +697,7 @@ def plot_trend(
     *,
     out: PlotOut,
     over: OverOption,
-    by: Annotated[
-        list[str] | None,
-        typer.Option("--by", "-b", help=f"{_KEYS_HELP} [default: where]", autocompletion=_KEY_VALUES),
-    ] = None,
+    by: PlotByOption = None,
     limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="lines to draw: the groups that grew most")] = 8,
     title: TitleOption = None,
 ) -> None:
