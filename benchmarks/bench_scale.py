@@ -21,15 +21,11 @@ its "bench_scale" section.  The dumps are removed at the end unless ``--keep``: 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from common import WORK, parse_size
+from common import WORK, Run, pagecols, parse_size, run
 
 from pagecols import synth
 
@@ -57,35 +53,14 @@ BEGIN = "<!-- bench_scale: begin (written by benchmarks/bench_scale.py --readme)
 END = "<!-- bench_scale: end -->"
 
 
-@dataclass
-class Run:
-    seconds: float
-    cpu: float
-    rss_mib: float
-
-
-def run(argv: list[str]) -> Run:
-    """One process: wall seconds, user + system CPU seconds and peak RSS (wait4)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    assert proc.stderr is not None
-    err = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{' '.join(argv)} failed: {err}")
-    return Run(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
-
-
 def median_run(argv: list[str], repeat: int) -> Run:
     runs = [run(argv) for _ in range(repeat)]
-    return Run(*(statistics.median(getattr(r, f) for r in runs) for f in ("seconds", "cpu", "rss_mib")))
-
-
-def pagecols(*args: str) -> list[str]:
-    # `python -m` rather than the console script, so PYTHONPATH can point at another checkout.
-    return [sys.executable, "-m", "pagecols", *args]
+    return Run(
+        statistics.median(r.seconds for r in runs),
+        statistics.median(r.max_rss_mib for r in runs),
+        0,
+        statistics.median(r.cpu_seconds for r in runs),
+    )
 
 
 def make_dump(size: int) -> Path:
@@ -163,9 +138,15 @@ def render(rows: dict[tuple[str, str], dict[int, Run]], sizes: list[int], nbytes
         cells = [f"`{name}`", kind]
         for size in sizes:
             r = by_size.get(size)
-            cells += ["-", "-", "-"] if r is None else [f"{r.seconds:.2f}", f"{r.cpu:.2f}", f"{r.rss_mib:,.0f}"]
+            cells += (
+                ["-", "-", "-"] if r is None else [f"{r.seconds:.2f}", f"{r.cpu_seconds:.2f}", f"{r.max_rss_mib:,.0f}"]
+            )
         first, last = by_size.get(sizes[0]), by_size.get(sizes[-1])
-        growth = "-" if first is None or last is None or len(sizes) < 2 else f"{last.rss_mib / first.rss_mib - 1:+.0%}"
+        growth = (
+            "-"
+            if first is None or last is None or len(sizes) < 2
+            else f"{last.max_rss_mib / first.max_rss_mib - 1:+.0%}"
+        )
         cells.append(growth)
         lines.append("| " + " | ".join(cells) + " |")
     convert = rows.get(("convert", "text"), {})
@@ -173,7 +154,7 @@ def render(rows: dict[tuple[str, str], dict[int, Run]], sizes: list[int], nbytes
         r = convert.get(size)
         if r is not None:
             mb = nbytes[size] / 1e6
-            rate = f"{mb / r.seconds:,.0f} MB/s, {mb / r.cpu:,.0f} MB per CPU-second"
+            rate = f"{mb / r.seconds:,.0f} MB/s, {mb / r.cpu_seconds:,.0f} MB per CPU-second"
             lines.append(f"\n`convert` at {size / 1e9:.1f} GB: {rate}")
     return "\n".join(lines)
 

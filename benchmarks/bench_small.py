@@ -17,12 +17,10 @@ import argparse
 import gzip
 import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from common import WORK
+from common import WORK, Run, pagecols, run
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "linux-6.12-memcg.page_owner.txt.gz"
 # What the sort imports, with the settings its console script makes first (pagecols/entry.py).
@@ -43,17 +41,6 @@ def small_dump() -> Path:
 ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 
 
-def run(argv: list[str]) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds and peak RSS in MiB of one process (wait4)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{' '.join(argv)} failed")
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=9)
@@ -62,33 +49,24 @@ def main() -> int:
     dump = small_dump()
     outs = {"page_owner_sort (C)": WORK / "small-c.out", "pagecols sort": WORK / "small-pagecols.out"}
     cases = {
-        "pagecols sort": [
-            sys.executable,
-            "-m",
-            "pagecols",
-            "sort",
-            "-m",
-            "--cull=st",
-            str(dump),
-            str(outs["pagecols sort"]),
-        ],
+        "pagecols sort": pagecols("sort", "-m", "--cull=st", str(dump), str(outs["pagecols sort"])),
         "imports only": [sys.executable, "-c", IMPORTS],
     }
     if args.c_tool:
         c_argv = [args.c_tool, "-m", "--cull=st", str(dump), str(outs["page_owner_sort (C)"])]
         cases = {"page_owner_sort (C)": c_argv, **cases}
-    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in cases}
+    runs: dict[str, list[Run]] = {name: [] for name in cases}
     for argv in cases.values():  # a round not counted: page cache, bytecode
-        run(argv)
+        run(argv, env=ENV)
     for _ in range(args.repeat):
         for name, argv in cases.items():
-            runs[name].append(run(argv))
+            runs[name].append(run(argv, env=ENV))
     print(f"# {dump.name}: {dump.stat().st_size / 1e6:.1f} MB; {args.repeat} rounds, the cases taking turns")
     print(f"{'case':<20} {'median s':>9} {'best s':>7} {'CPU s':>6} {'peak RSS MiB':>13}")
     for name, got in runs.items():
-        wall = [r[0] for r in got]
-        cpu = statistics.median(r[1] for r in got)
-        rss = statistics.median(r[2] for r in got)
+        wall = [r.seconds for r in got]
+        cpu = statistics.median(r.cpu_seconds for r in got)
+        rss = statistics.median(r.max_rss_mib for r in got)
         print(f"{name:<20} {statistics.median(wall):>9.3f} {min(wall):>7.3f} {cpu:>6.3f} {rss:>13,.0f}")
     if args.c_tool:
         same = outs["page_owner_sort (C)"].read_bytes() == outs["pagecols sort"].read_bytes()

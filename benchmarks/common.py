@@ -20,10 +20,11 @@ class Run:
     cpu_seconds: float = 0.0  # user + system
 
 
-def run(argv: list[str], *, stdout: int | None = subprocess.DEVNULL) -> Run:
-    """Run ``argv`` as its own process; wall time and that process's peak RSS (wait4)."""
+def run(argv: list[str], *, stdout: int | None = subprocess.DEVNULL, env: dict[str, str] | None = None) -> Run:
+    """Run ``argv`` as its own process (in ``env``, or this one's environment); wall time, and
+    that process's CPU time and peak RSS (wait4)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
@@ -35,6 +36,7 @@ def run(argv: list[str], *, stdout: int | None = subprocess.DEVNULL) -> Run:
 
 
 def pagecols(*args: str) -> list[str]:
+    # `python -m` rather than the console script, so PYTHONPATH can point at another checkout.
     return [sys.executable, "-m", "pagecols", *args]
 
 
