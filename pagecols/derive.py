@@ -1,7 +1,8 @@
 """Columns derived from the stored ones, as polars expressions: ``where``, ``module``, flag names, node, zone.
 
-Below :mod:`pagecols.frames` (``scan(decoded=True)``) and the reports (:mod:`pagecols.analyze`),
-so both reach it without importing each other.
+Below :mod:`pagecols.frames` (``read_dump(decoded=True)``), :mod:`pagecols.dataset`
+(``scan(decoded=True)``) and the reports (:mod:`pagecols.analyze`), so all reach it
+without importing each other.
 """
 
 from __future__ import annotations

@@ -223,28 +223,27 @@ def upgrade(lf: pl.LazyFrame, version: int) -> pl.LazyFrame:
 _POLARS_TYPES = {"int16": "Int16", "int32": "Int32", "int64": "Int64", "string": "String", "bool_": "Boolean"}
 
 
-def scan(source: str | os.PathLike[str] | pl.LazyFrame, *, decoded: bool = False) -> pl.LazyFrame:
-    """The dump as a ``pl.LazyFrame`` with the columns of :mod:`pagecols.schema`.
+def scan(source: str | os.PathLike[str]) -> pl.LazyFrame:
+    """One dump, a converted file or a text dump, as a ``pl.LazyFrame`` with the columns of
+    :mod:`pagecols.schema` (a text dump is staged into a Parquet file: :func:`open_dump`).
 
-    With ``decoded=True`` it also has ``where`` (who allocated: the first frame
-    outside the allocators), ``gfp_flag_names`` and ``page_flag_names`` as lists,
-    ``node`` and ``zone`` (see :func:`pagecols.analyze.decode`).  Taken as
-    ``pagecols.scan``, the frame has the ``.pagecols`` namespace (``lf.pagecols.top(by="comm")``).
+    ``pagecols.scan`` (:func:`pagecols.dataset.scan`) takes many dumps and datasets too,
+    and decodes on request.
+    """
+    return open_dump(source)[0]
+
+
+def read_dump(source: str | os.PathLike[str], *, decoded: bool = False) -> pl.DataFrame:
+    """The dump as a ``pl.DataFrame``; with ``decoded=True`` as :func:`pagecols.dataset.scan` decodes it.
 
     Examples
     --------
     >>> import pagecols
-    >>> lf = pagecols.scan("data/handmade-6.3.txt")
-    >>> lf.select("order", "comm").head(1).collect().columns
+    >>> pagecols.read_dump("data/handmade-6.3.txt").select("order", "comm").columns
     ['order', 'comm']
     """
-    lf = source if isinstance(source, pl.LazyFrame) else open_dump(source)[0]
-    return decode_records(lf) if decoded else lf
-
-
-def read_dump(source: str | os.PathLike[str], *, decoded: bool = False) -> pl.DataFrame:
-    """The dump as a ``pl.DataFrame`` (see :func:`scan`)."""
-    return scan(source, decoded=decoded).collect()
+    lf = scan(source)
+    return (decode_records(lf) if decoded else lf).collect()
 
 
 def columns_for_text() -> list[str]:
