@@ -256,6 +256,8 @@ def _convert_all(
 
 #: The signals a terminal sends to the whole process group, which the workers leave to the command.
 _LEFT_TO_THE_COMMAND = (signal.SIGINT, signal.SIGHUP)
+#: prctl's option that has the kernel signal a process when its parent ends (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
 
 
 def _worker_setup(command: int) -> None:
@@ -274,9 +276,6 @@ def _worker_setup(command: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != command:
         os._exit(0)
-
-
-_PR_SET_PDEATHSIG = 1
 
 
 @contextlib.contextmanager
